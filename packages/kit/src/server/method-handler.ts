@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { EventEmitter } from "node:events";
 import { Readable, type Writable } from "node:stream";
 import {
   type Deadline,
@@ -171,7 +172,8 @@ export function createMethodHandler(method: KitMethod, options: MethodHandlerOpt
     };
     options.tracker.add(tracked);
 
-    raw.on("cancelled", () => {
+    const events: EventEmitter = raw;
+    events.on("cancelled", () => {
       // grpc-js also reports 'cancelled' after a normal finish; only a live call is being cancelled.
       if (finished) return;
       finished = true;

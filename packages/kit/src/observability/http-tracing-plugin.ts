@@ -1,0 +1,111 @@
+import {
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
+import {
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+} from "@opentelemetry/semantic-conventions";
+import type { FastifyPluginCallback, FastifyRequest, RouteHandlerMethod } from "fastify";
+import fp from "fastify-plugin";
+import { httpMethodLabel, httpRouteLabel, UNMATCHED_ROUTE } from "./http-metrics-plugin.js";
+import { httpHeadersGetter } from "./otel-carriers.js";
+import { KIT_TRACER_NAME } from "./tracing.js";
+
+/** Options for {@link createHttpTracingPlugin}. */
+export interface HttpTracingPluginOptions {
+  /** Where spans come from; default the global provider. Pass `setupTracing(...).provider`. */
+  tracerProvider?: TracerProvider;
+}
+
+interface RequestTrace {
+  readonly span: Span;
+  readonly context: Context;
+}
+
+/**
+ * Creates a fastify plugin that traces every request: `onRequest` extracts `traceparent` from
+ * the HTTP headers and starts a SERVER span (`GET /books/:id`, with `http.request.method`,
+ * `http.route`, `url.path`, `http.response.status_code`; 5xx are errors), `onResponse` ends it.
+ * Route handlers run inside the span's context (each handler is wrapped as it is registered),
+ * so gRPC calls they make are children of the request span and carry the same trace id.
+ *
+ * Register it on the root instance BEFORE declaring routes (it wraps handlers in `onRoute`).
+ */
+export function createHttpTracingPlugin(options: HttpTracingPluginOptions = {}): FastifyPluginCallback {
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(KIT_TRACER_NAME);
+  const traces = new WeakMap<FastifyRequest, RequestTrace>();
+
+  const end = (request: FastifyRequest, statusCode: number | undefined): void => {
+    const current = traces.get(request);
+    if (current === undefined) return;
+    traces.delete(request);
+    const { span } = current;
+    // The route is known only after routing, which happens after onRequest for 404s.
+    const route = httpRouteLabel(request);
+    if (route !== UNMATCHED_ROUTE) {
+      span.setAttribute(ATTR_HTTP_ROUTE, route);
+      span.updateName(`${httpMethodLabel(request.method)} ${route}`);
+    }
+    if (statusCode !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
+    if (statusCode === undefined || statusCode >= 500) {
+      span.setStatus({ code: SpanStatusCode.ERROR, ...(statusCode === undefined ? { message: "request aborted" } : {}) });
+    }
+    span.end();
+  };
+
+  const plugin: FastifyPluginCallback = (app, _options, done) => {
+    app.addHook("onRoute", (route) => {
+      const handler = route.handler;
+      const traced: RouteHandlerMethod = function (this: typeof app, request, reply) {
+        const current = traces.get(request);
+        if (current === undefined) return handler.call(this, request, reply);
+        return context.with(current.context, handler, this, request, reply);
+      };
+      route.handler = traced;
+    });
+    app.addHook("onRequest", (request, _reply, hookDone) => {
+      const parent = propagation.extract(ROOT_CONTEXT, request.headers, httpHeadersGetter);
+      const method = httpMethodLabel(request.method);
+      const route = request.routeOptions.url;
+      const span = tracer.startSpan(
+        route === undefined ? method : `${method} ${route}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            [ATTR_HTTP_REQUEST_METHOD]: method,
+            [ATTR_URL_PATH]: request.url.split("?", 1)[0],
+            [ATTR_URL_SCHEME]: request.protocol,
+          },
+        },
+        parent,
+      );
+      traces.set(request, { span, context: trace.setSpan(parent, span) });
+      hookDone();
+    });
+    app.addHook("onError", (request, _reply, error, hookDone) => {
+      traces.get(request)?.span.recordException(error);
+      hookDone();
+    });
+    app.addHook("onResponse", (request, reply, hookDone) => {
+      end(request, reply.statusCode);
+      hookDone();
+    });
+    app.addHook("onRequestAbort", (request, hookDone) => {
+      end(request, undefined);
+      hookDone();
+    });
+    done();
+  };
+  return fp(plugin, { name: "obfy-http-tracing", fastify: "5.x" });
+}

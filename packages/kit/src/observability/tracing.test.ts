@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { PassThrough } from "node:stream";
+import { Metadata } from "@grpc/grpc-js";
+import { dummyClient } from "@obfy/kit/testing";
+import { dummyV1 } from "@obfy/protos";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-node";
+import Fastify from "fastify";
+import pino from "pino";
+import { createClient } from "../client/create-client.js";
+import { NotFound } from "../errors.js";
+import { createGrpcClientTracingInterceptor, createGrpcServerTracingInterceptor } from "./grpc-tracing.js";
+import { createHttpTracingPlugin } from "./http-tracing-plugin.js";
+import { traceLogMixin } from "./trace-log-mixin.js";
+import { setupTracing } from "./tracing.js";
+
+// Two "services" in one process: A registers the globals (context manager, propagator), B only
+// builds its own provider; each exports to its own in-memory exporter.
+const exporterA = new InMemorySpanExporter();
+const exporterB = new InMemorySpanExporter();
+const tracingA = setupTracing({ serviceName: "service-a", exporter: exporterA, env: {} });
+const tracingB = setupTracing({ serviceName: "service-b", exporter: exporterB, env: {} });
+after(() => Promise.all([tracingA.shutdown(), tracingB.shutdown()]));
+
+const INCOMING_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const INCOMING_SPAN_ID = "00f067aa0ba902b7";
+const TRACEPARENT = `00-${INCOMING_TRACE_ID}-${INCOMING_SPAN_ID}-01`;
+
+interface LogLine {
+  msg?: string;
+  trace_id?: string;
+  span_id?: string;
+  request_id?: string;
+}
+
+function captureLogger(): { logger: pino.Logger; lines: () => LogLine[] } {
+  const stream = new PassThrough();
+  const chunks: string[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")));
+  const logger = pino({ level: "info", mixin: traceLogMixin }, stream);
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join("")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as LogLine),
+  };
+}
+
+function byKind(spans: readonly ReadableSpan[], kind: SpanKind): ReadableSpan {
+  const found = spans.filter((span) => span.kind === kind);
+  assert.equal(found.length, 1, `one ${SpanKind[kind]} span`);
+  return found[0] as ReadableSpan;
+}
+
+/** Starts service B (Dummy, echo) with the server tracing interceptor. */
+async function startB(t: { after: (fn: () => Promise<void>) => void }) {
+  const b = await dummyClient({
+    outerInterceptors: [createGrpcServerTracingInterceptor({ tracerProvider: tracingB.provider })],
+    specialCases: {
+      missing: () => {
+        throw new NotFound("No such book");
+      },
+    },
+  });
+  t.after(() => b.close());
+  const clientToB = createClient(dummyV1.DummyServiceService, b.address, {
+    interceptors: [createGrpcClientTracingInterceptor({ tracerProvider: tracingA.provider })],
+    retry: false,
+    logger: pino({ level: "silent" }),
+  });
+  t.after(async () => clientToB.close());
+  return { b, clientToB };
+}
+
+describe("gRPC tracing", () => {
+  it("one trace spans two services, honours an incoming traceparent, and logs carry its ids", async (t) => {
+    exporterA.reset();
+    exporterB.reset();
+    const { clientToB } = await startB(t);
+    const { logger, lines } = captureLogger();
+    const a = await dummyClient({
+      logger,
+      outerInterceptors: [createGrpcServerTracingInterceptor({ tracerProvider: tracingA.provider })],
+      specialCases: {
+        "call-b": async (_request, context) => {
+          context.log.info("calling B");
+          const response = await clientToB.execute({ input: "from A" });
+          return { output: `B said ${response.output}` };
+        },
+      },
+    });
+    t.after(() => a.close());
+
+    const metadata = new Metadata();
+    metadata.set("traceparent", TRACEPARENT);
+    metadata.set("x-request-id", "req-trace-1");
+    assert.equal((await a.execute("call-b", { metadata })).output, "B said from A");
+
+    const spansA = exporterA.getFinishedSpans();
+    const spansB = exporterB.getFinishedSpans();
+    const serverA = byKind(spansA, SpanKind.SERVER);
+    const clientA = byKind(spansA, SpanKind.CLIENT);
+    const serverB = byKind(spansB, SpanKind.SERVER);
+
+    for (const span of [serverA, clientA, serverB]) {
+      assert.equal(span.spanContext().traceId, INCOMING_TRACE_ID, `${span.name} is in the caller's trace`);
+      assert.equal(span.name, "kit.testing.v1.DummyService/Execute");
+      assert.equal(span.attributes["rpc.system"], "grpc");
+      assert.equal(span.attributes["rpc.service"], "kit.testing.v1.DummyService");
+      assert.equal(span.attributes["rpc.method"], "Execute");
+      assert.equal(span.attributes["rpc.grpc.status_code"], 0);
+    }
+    assert.equal(serverA.parentSpanContext?.spanId, INCOMING_SPAN_ID, "A's server span continues the incoming traceparent");
+    assert.equal(clientA.parentSpanContext?.spanId, serverA.spanContext().spanId, "A's client span is a child of its server span");
+    assert.equal(serverB.parentSpanContext?.spanId, clientA.spanContext().spanId, "B's server span is a child of A's client span");
+    assert.equal(serverA.resource.attributes["service.name"], "service-a");
+    assert.equal(serverB.resource.attributes["service.name"], "service-b");
+
+    const handlerLine = lines().find((line) => line.msg === "calling B");
+    assert.ok(handlerLine, "the handler's line was written");
+    assert.equal(handlerLine.trace_id, INCOMING_TRACE_ID);
+    assert.equal(handlerLine.span_id, serverA.spanContext().spanId);
+    assert.equal(handlerLine.request_id, "req-trace-1");
+    const finishedLine = lines().find((line) => line.msg === "gRPC call finished");
+    assert.equal(finishedLine?.trace_id, INCOMING_TRACE_ID, "the kit's call log line carries the trace too");
+  });
+
+  it("starts a new trace without traceparent and marks errors by status", async (t) => {
+    exporterA.reset();
+    exporterB.reset();
+    const { clientToB } = await startB(t);
+    await assert.rejects(clientToB.execute({ input: "missing" }), { code: 5 });
+    const client = byKind(exporterA.getFinishedSpans(), SpanKind.CLIENT);
+    const server = byKind(exporterB.getFinishedSpans(), SpanKind.SERVER);
+    assert.equal(client.parentSpanContext, undefined, "a root span");
+    assert.equal(server.spanContext().traceId, client.spanContext().traceId);
+    assert.equal(client.attributes["rpc.grpc.status_code"], 5);
+    assert.equal(server.attributes["rpc.grpc.status_code"], 5);
+    assert.equal(client.status.code, SpanStatusCode.ERROR, "any non-OK status is a client error");
+    assert.equal(server.status.code, SpanStatusCode.UNSET, "NOT_FOUND is not a server fault");
+  });
+});
+
+describe("HTTP tracing (fastify)", () => {
+  it("an HTTP traceparent carries through the Marketplace's gRPC call into the next service", async (t) => {
+    exporterA.reset();
+    exporterB.reset();
+    const { clientToB } = await startB(t);
+    const app = Fastify();
+    t.after(() => app.close());
+    await app.register(createHttpTracingPlugin({ tracerProvider: tracingA.provider }));
+    app.get<{ Params: { id: string } }>("/books/:id", async (request) => {
+      const response = await clientToB.execute({ input: request.params.id });
+      return { echoed: response.output };
+    });
+    app.get("/boom", async () => {
+      throw new Error("boom");
+    });
+    const base = await app.listen({ host: "127.0.0.1", port: 0 });
+
+    const response = await fetch(`${base}/books/42`, { headers: { traceparent: TRACEPARENT } });
+    assert.deepEqual(await response.json(), { echoed: "42" });
+    assert.equal((await fetch(`${base}/boom`)).status, 500);
+
+    const httpSpans = exporterA.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER);
+    const books = httpSpans.find((span) => span.name === "GET /books/:id");
+    assert.ok(books, `an HTTP span named after the route (got ${httpSpans.map((s) => s.name).join(", ")})`);
+    assert.equal(books.spanContext().traceId, INCOMING_TRACE_ID);
+    assert.equal(books.parentSpanContext?.spanId, INCOMING_SPAN_ID);
+    assert.equal(books.attributes["http.route"], "/books/:id");
+    assert.equal(books.attributes["http.request.method"], "GET");
+    assert.equal(books.attributes["http.response.status_code"], 200);
+    const grpcClient = byKind(exporterA.getFinishedSpans(), SpanKind.CLIENT);
+    assert.equal(grpcClient.parentSpanContext?.spanId, books.spanContext().spanId, "the gRPC call is a child of the request");
+    const serverB = byKind(exporterB.getFinishedSpans(), SpanKind.SERVER);
+    assert.equal(serverB.spanContext().traceId, INCOMING_TRACE_ID);
+    assert.equal(serverB.parentSpanContext?.spanId, grpcClient.spanContext().spanId);
+
+    const boom = httpSpans.find((span) => span.name === "GET /boom");
+    assert.equal(boom?.status.code, SpanStatusCode.ERROR);
+    assert.equal(boom?.attributes["http.response.status_code"], 500);
+    assert.ok(boom?.events.some((event) => event.name === "exception"), "the error is recorded on the span");
+  });
+});
+
+describe("setupTracing", () => {
+  it("exports nothing and records nothing new without an exporter or OTLP endpoint", () => {
+    const tracing = setupTracing({ serviceName: "quiet", env: {} });
+    try {
+      assert.equal(tracing.exporting, false);
+      const span = tracing.provider.getTracer("t").startSpan("root");
+      assert.equal(span.isRecording(), false, "no new traces are started");
+      assert.match(span.spanContext().traceId, /^[0-9a-f]{32}$/, "but a trace id exists for logs and propagation");
+      span.end();
+    } finally {
+      void tracing.shutdown();
+    }
+  });
+
+  it("exports over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, and OTEL_SERVICE_NAME wins", async () => {
+    const tracing = setupTracing({
+      serviceName: "code-name",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1", OTEL_SERVICE_NAME: "env-name" },
+    });
+    assert.equal(tracing.exporting, true);
+    assert.equal(tracing.serviceName, "env-name");
+    await tracing.shutdown();
+  });
+});

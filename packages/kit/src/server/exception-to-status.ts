@@ -1,0 +1,30 @@
+import { status } from "@grpc/grpc-js";
+import { GrpcError } from "../errors.js";
+import type { ServerInterceptor } from "../interceptor.js";
+
+// Errors that describe what the caller did (it cancelled, its deadline passed), not a bug here.
+const CALLER_CODES = new Set<number>([status.CANCELLED, status.DEADLINE_EXCEEDED]);
+
+/**
+ * Normalises anything a handler throws into a {@link GrpcError}, the only thing the server turns
+ * into a status. A {@link GrpcError} passes through untouched. Anything else is logged once at
+ * `error` level (method, request id, the error with its stack) and becomes INTERNAL
+ * "Internal server error", so no message or stack ever reaches the caller. Aborts caused by the
+ * caller (CANCELLED, DEADLINE_EXCEEDED) are logged at `debug` instead: they are not our bugs.
+ */
+export function createExceptionToStatusInterceptor(): ServerInterceptor {
+  return (next) => async (call) => {
+    try {
+      return await next(call);
+    } catch (error) {
+      if (error instanceof GrpcError) throw error;
+      const grpcError = GrpcError.from(error);
+      const level = CALLER_CODES.has(grpcError.code) ? "debug" : "error";
+      call.context.log[level](
+        { err: error, grpc_code: grpcError.codeName },
+        level === "error" ? "Unhandled error in gRPC handler" : "Call ended by the caller",
+      );
+      throw grpcError;
+    }
+  };
+}

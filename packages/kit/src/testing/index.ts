@@ -1,0 +1,6 @@
+/**
+ * Test helpers for code built on `@obfy/kit`: a real Dummy server and client, as in
+ * grpc_interceptor.testing. Import from `@obfy/kit/testing`.
+ * @packageDocumentation
+ */
+export * from "./dummy-client.js";

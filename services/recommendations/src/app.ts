@@ -1,0 +1,35 @@
+import { createServer, defineService, type KitServer, type Logger, type ServerConfig } from "@obfy/kit";
+import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
+import type { Catalog } from "./catalog.js";
+import { createLegacyRecommendationsHandlers } from "./legacy-recommendations-handlers.js";
+import type { RandomSource } from "./recommend.js";
+import { createRecommendationsV1Handlers } from "./recommendations-v1-handlers.js";
+
+/** Dependencies of {@link createRecommendationsServer}. */
+export interface RecommendationsServerDeps {
+  /** The books to recommend from (see `loadCatalog`). */
+  readonly catalog: Catalog;
+  /** Random source for the choice of books; `Math.random` by default. */
+  readonly random?: RandomSource;
+  /** The process logger; the kit's default when omitted. */
+  readonly logger?: Logger;
+  /** Server settings (`readServerConfig()`); read from the environment when omitted. */
+  readonly config?: ServerConfig;
+}
+
+/**
+ * Builds the Recommendations gRPC server without listening. One server, one port, two APIs:
+ * `bookstore.recommendations.v1.RecommendationsService` (current) and the tutorial's unversioned
+ * `Recommendations` (legacy), plus the kit's health and reflection services.
+ */
+export function createRecommendationsServer(deps: RecommendationsServerDeps): KitServer {
+  const handlerDeps = deps.random === undefined ? { catalog: deps.catalog } : { catalog: deps.catalog, random: deps.random };
+  return createServer({
+    services: [
+      defineService(recommendationsV1.RecommendationsServiceService, createRecommendationsV1Handlers(handlerDeps)),
+      defineService(legacyRecommendations.RecommendationsService, createLegacyRecommendationsHandlers(handlerDeps)),
+    ],
+    ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    ...(deps.config === undefined ? {} : { config: deps.config }),
+  });
+}
