@@ -59,7 +59,8 @@ describe("rendering", () => {
       "Service/marketplace",
       "Service/recommendations",
     ]);
-    for (const o of production) if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "online-books", `${o.kind}/${o.metadata.name}`);
+    for (const o of production)
+      if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "online-books", `${o.kind}/${o.metadata.name}`);
     // Three pods each, as in the tutorial, owned by the autoscalers.
     assert.equal(at(find(production, "HorizontalPodAutoscaler", "recommendations"), "spec").minReplicas, 3);
     assert.equal(at(find(production, "HorizontalPodAutoscaler", "marketplace"), "spec").minReplicas, 3);
@@ -114,47 +115,147 @@ describe("deployment rules", () => {
     ["images", "latest tag", (o) => (container(o, "marketplace").image = "obfy/marketplace:latest")],
     ["images", "no tag", (o) => (container(o, "recommendations").image = "obfy/recommendations")],
     ["replicas", "replicas set beside an HPA", (o) => (at(find(o, "Deployment", "marketplace"), "spec").replicas = 3)],
-    ["replicas", "HPA minimum of 1", (o) => (at(find(o, "HorizontalPodAutoscaler", "recommendations"), "spec").minReplicas = 1)],
-    ["rollout", "maxUnavailable 1", (o) => (at(find(o, "Deployment", "recommendations"), "spec", "strategy", "rollingUpdate").maxUnavailable = 1)],
+    [
+      "replicas",
+      "HPA minimum of 1",
+      (o) => (at(find(o, "HorizontalPodAutoscaler", "recommendations"), "spec").minReplicas = 1),
+    ],
+    [
+      "rollout",
+      "maxUnavailable 1",
+      (o) => (at(find(o, "Deployment", "recommendations"), "spec", "strategy", "rollingUpdate").maxUnavailable = 1),
+    ],
     ["resources", "no limits", (o) => delete at(container(o, "recommendations"), "resources").limits],
     ["probes", "no readiness probe", (o) => delete container(o, "marketplace").readinessProbe],
-    ["probes", "TCP probe on a gRPC server", (o) => (container(o, "recommendations").livenessProbe = { tcpSocket: { port: 50051 } })],
-    ["probes", "readiness probe without service name", (o) => delete at(container(o, "recommendations"), "readinessProbe", "grpc").service],
-    ["probes", "probe on an undeclared port", (o) => (at(container(o, "marketplace"), "livenessProbe", "httpGet").port = 8080)],
-    ["security-context", "root allowed", (o) => (at(container(o, "marketplace"), "securityContext").runAsNonRoot = false)],
-    ["security-context", "writable root filesystem", (o) => (at(container(o, "recommendations"), "securityContext").readOnlyRootFilesystem = false)],
-    ["security-context", "capabilities kept", (o) => (at(container(o, "recommendations"), "securityContext").capabilities = { drop: [] })],
-    ["security-context", "no seccomp", (o) => delete at(find(o, "Deployment", "marketplace"), "spec", "template", "spec", "securityContext").seccompProfile],
+    [
+      "probes",
+      "TCP probe on a gRPC server",
+      (o) => (container(o, "recommendations").livenessProbe = { tcpSocket: { port: 50051 } }),
+    ],
+    [
+      "probes",
+      "readiness probe without service name",
+      (o) => delete at(container(o, "recommendations"), "readinessProbe", "grpc").service,
+    ],
+    [
+      "probes",
+      "probe on an undeclared port",
+      (o) => (at(container(o, "marketplace"), "livenessProbe", "httpGet").port = 8080),
+    ],
+    [
+      "security-context",
+      "root allowed",
+      (o) => (at(container(o, "marketplace"), "securityContext").runAsNonRoot = false),
+    ],
+    [
+      "security-context",
+      "writable root filesystem",
+      (o) => (at(container(o, "recommendations"), "securityContext").readOnlyRootFilesystem = false),
+    ],
+    [
+      "security-context",
+      "capabilities kept",
+      (o) => (at(container(o, "recommendations"), "securityContext").capabilities = { drop: [] }),
+    ],
+    [
+      "security-context",
+      "no seccomp",
+      (o) =>
+        delete at(find(o, "Deployment", "marketplace"), "spec", "template", "spec", "securityContext").seccompProfile,
+    ],
     ["graceful-shutdown", "no preStop", (o) => delete container(o, "recommendations").lifecycle],
-    ["graceful-shutdown", "grace period too short", (o) => (at(find(o, "Deployment", "recommendations"), "spec", "template", "spec").terminationGracePeriodSeconds = 30)],
-    ["graceful-shutdown", "SHUTDOWN_GRACE_SECONDS raised alone", (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").SHUTDOWN_GRACE_SECONDS = "60")],
+    [
+      "graceful-shutdown",
+      "grace period too short",
+      (o) =>
+        (at(find(o, "Deployment", "recommendations"), "spec", "template", "spec").terminationGracePeriodSeconds = 30),
+    ],
+    [
+      "graceful-shutdown",
+      "SHUTDOWN_GRACE_SECONDS raised alone",
+      (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").SHUTDOWN_GRACE_SECONDS = "60"),
+    ],
     // The tutorial's class of bug: the Service routes to a port nothing listens on.
-    ["ports", "Service targetPort not a containerPort", (o) => (at(find(o, "Service", "recommendations"), "spec", "ports", 0).targetPort = 5000)],
-    ["ports", "PORT differs from containerPort", (o) => (at(find(o, "ConfigMap", "recommendations-config"), "data").PORT = "50052")],
-    ["ports", "client dials the wrong port", (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_PORT = "5000")],
-    ["ports", "Service selects nothing", (o) => (at(find(o, "Service", "marketplace"), "spec").selector = { app: "marketplace" })],
-    ["headless-grpc", "ClusterIP gRPC Service", (o) => delete at(find(o, "Service", "recommendations"), "spec").clusterIP],
-    ["max-connection-age", "no max connection age", (o) => delete at(find(o, "ConfigMap", "recommendations-config"), "data").GRPC_MAX_CONNECTION_AGE_MS],
-    ["disruption-budget", "PDB selects nothing", (o) => (at(find(o, "PodDisruptionBudget", "marketplace"), "spec", "selector").matchLabels = { app: "x" })],
-    ["autoscaler", "HPA targets a missing Deployment", (o) => (at(find(o, "HorizontalPodAutoscaler", "marketplace"), "spec", "scaleTargetRef").name = "web")],
-    ["network-policy", "gRPC open to every pod", (o) => (at(find(o, "NetworkPolicy", "recommendations"), "spec", "ingress", 0).from = [{ podSelector: {} }])],
-    ["network-policy", "gRPC open to a namespace", (o) => (at(find(o, "NetworkPolicy", "recommendations"), "spec", "ingress", 0).from = [{ namespaceSelector: {} }])],
-    ["network-policy", "rule without ports or peers", (o) => (at(find(o, "NetworkPolicy", "recommendations"), "spec").ingress = [{}])],
+    [
+      "ports",
+      "Service targetPort not a containerPort",
+      (o) => (at(find(o, "Service", "recommendations"), "spec", "ports", 0).targetPort = 5000),
+    ],
+    [
+      "ports",
+      "PORT differs from containerPort",
+      (o) => (at(find(o, "ConfigMap", "recommendations-config"), "data").PORT = "50052"),
+    ],
+    [
+      "ports",
+      "client dials the wrong port",
+      (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_PORT = "5000"),
+    ],
+    [
+      "ports",
+      "Service selects nothing",
+      (o) => (at(find(o, "Service", "marketplace"), "spec").selector = { app: "marketplace" }),
+    ],
+    [
+      "headless-grpc",
+      "ClusterIP gRPC Service",
+      (o) => delete at(find(o, "Service", "recommendations"), "spec").clusterIP,
+    ],
+    [
+      "max-connection-age",
+      "no max connection age",
+      (o) => delete at(find(o, "ConfigMap", "recommendations-config"), "data").GRPC_MAX_CONNECTION_AGE_MS,
+    ],
+    [
+      "disruption-budget",
+      "PDB selects nothing",
+      (o) => (at(find(o, "PodDisruptionBudget", "marketplace"), "spec", "selector").matchLabels = { app: "x" }),
+    ],
+    [
+      "autoscaler",
+      "HPA targets a missing Deployment",
+      (o) => (at(find(o, "HorizontalPodAutoscaler", "marketplace"), "spec", "scaleTargetRef").name = "web"),
+    ],
+    [
+      "network-policy",
+      "gRPC open to every pod",
+      (o) => (at(find(o, "NetworkPolicy", "recommendations"), "spec", "ingress", 0).from = [{ podSelector: {} }]),
+    ],
+    [
+      "network-policy",
+      "gRPC open to a namespace",
+      (o) => (at(find(o, "NetworkPolicy", "recommendations"), "spec", "ingress", 0).from = [{ namespaceSelector: {} }]),
+    ],
+    [
+      "network-policy",
+      "rule without ports or peers",
+      (o) => (at(find(o, "NetworkPolicy", "recommendations"), "spec").ingress = [{}]),
+    ],
     ["network-policy", "no policy", (o) => o.splice(o.indexOf(find(o, "NetworkPolicy", "recommendations")), 1)],
-    ["secrets", "Secret data committed", (o) => o.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "tls" }, data: { "tls.key": "c2VjcmV0" } })],
+    [
+      "secrets",
+      "Secret data committed",
+      (o) => o.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "tls" }, data: { "tls.key": "c2VjcmV0" } }),
+    ],
   ];
   for (const [rule, what, breakIt] of breakages) {
     test(`rule ${rule} fails on: ${what}`, () => {
       const broken = structuredClone(production);
       breakIt(broken);
       const found = checkManifests(broken);
-      assert.ok(found.some((v) => v.rule === rule), `expected a ${rule} violation, got ${JSON.stringify(found)}`);
+      assert.ok(
+        found.some((v) => v.rule === rule),
+        `expected a ${rule} violation, got ${JSON.stringify(found)}`,
+      );
     });
   }
 
   test("every rule has a breakage test", () => {
     const covered = new Set(breakages.map(([rule]) => rule));
-    assert.deepEqual(RULES.filter((r) => !covered.has(r)), []);
+    assert.deepEqual(
+      RULES.filter((r) => !covered.has(r)),
+      [],
+    );
   });
 
   test("Secret mounts: subPath and writable modes are rejected (mtls variant)", () => {
@@ -167,7 +268,9 @@ describe("deployment rules", () => {
     const tls = volumes.find((v) => v.name === "tls");
     assert.ok(tls);
     at(tls, "secret").defaultMode = 440; // decimal 440 is 0o670: group-writable
-    const messages = checkManifests(broken).filter((v) => v.rule === "secrets").map((v) => v.message);
+    const messages = checkManifests(broken)
+      .filter((v) => v.rule === "secrets")
+      .map((v) => v.message);
     assert.equal(messages.length, 2, messages.join("\n"));
   });
 });

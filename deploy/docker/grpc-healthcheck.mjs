@@ -25,7 +25,8 @@ function fail(message) {
 
 function channelCredentials() {
   if (tlsMode === "off") return { creds: credentials.createInsecure(), options: {} };
-  if (tlsMode !== "tls" && tlsMode !== "mtls") fail(`TLS_MODE must be off, tls or mtls, got ${JSON.stringify(tlsMode)}`);
+  if (tlsMode !== "tls" && tlsMode !== "mtls")
+    fail(`TLS_MODE must be off, tls or mtls, got ${JSON.stringify(tlsMode)}`);
   const read = (name) => {
     const file = process.env[name];
     if (!file) fail(`${name} must be set when TLS_MODE=${tlsMode}`);

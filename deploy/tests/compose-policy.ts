@@ -41,7 +41,10 @@ export function parseCompose(text: string, source: string): { file: JsonObject; 
   if (!isObject(value)) return { file: {}, errors: [{ rule: "schema", message: `${source}: not a YAML map` }] };
   const errors = validateSchema(value)
     ? []
-    : (validateSchema.errors ?? []).map((e) => ({ rule: "schema", message: `${source}${e.instancePath}: ${e.message}` }));
+    : (validateSchema.errors ?? []).map((e) => ({
+        rule: "schema",
+        message: `${source}${e.instancePath}: ${e.message}`,
+      }));
   return { file: value, errors };
 }
 
@@ -101,9 +104,11 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
   };
   const all = services(file);
   for (const [name, s] of all) {
-    if (name !== expect.publicService && s.ports !== undefined) report("ports", `${name}: only ${expect.publicService} publishes ports`);
+    if (name !== expect.publicService && s.ports !== undefined)
+      report("ports", `${name}: only ${expect.publicService} publishes ports`);
     const test = isObject(s.healthcheck) ? s.healthcheck.test : undefined;
-    if (!Array.isArray(test) || test[0] !== "CMD") report("healthcheck", `${name}: needs a healthcheck in exec form (["CMD", ...])`);
+    if (!Array.isArray(test) || test[0] !== "CMD")
+      report("healthcheck", `${name}: needs a healthcheck in exec form (["CMD", ...])`);
     const env = environment(s);
     const grace = Number(env.get("SHUTDOWN_GRACE_SECONDS") ?? "30");
     if (seconds(s.stop_grace_period) <= grace) {
@@ -116,7 +121,10 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
       if (!k.endsWith("_HOST") || k === "HOST" || target === undefined) continue;
       const portVar = `${k.slice(0, -"_HOST".length)}_PORT`;
       if (env.get(portVar) !== environment(target).get("PORT")) {
-        report("ports", `${name}: ${portVar}=${env.get(portVar)} but ${host} listens on PORT=${environment(target).get("PORT")}`);
+        report(
+          "ports",
+          `${name}: ${portVar}=${env.get(portVar)} but ${host} listens on PORT=${environment(target).get("PORT")}`,
+        );
       }
     }
   }
@@ -124,8 +132,11 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
   if (pub === undefined) report("ports", `no ${expect.publicService} service`);
   else {
     for (const port of Array.isArray(pub.ports) ? pub.ports : []) {
-      const target = String(isObject(port) ? port.target : port).split(":").at(-1);
-      if (target !== environment(pub).get("PORT")) report("ports", `${expect.publicService}: published port ${target} is not its PORT`);
+      const target = String(isObject(port) ? port.target : port)
+        .split(":")
+        .at(-1);
+      if (target !== environment(pub).get("PORT"))
+        report("ports", `${expect.publicService}: published port ${target} is not its PORT`);
     }
     const depends = isObject(pub.depends_on) ? pub.depends_on : {};
     for (const backend of expect.backends) {
@@ -165,4 +176,3 @@ export function checkComposeMtls(file: JsonObject): ComposeViolation[] {
   }
   return out;
 }
-

@@ -25,8 +25,9 @@ export interface DockerfileExpectations {
 
 const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL/i;
 const SECRET_FILE = /(^|\/)certs(\/|$)|\.(pem|key|crt|p12|pfx)$|(^|\/)\.env(\.|$)|id_rsa|id_ed25519/;
-/** Entries of a service folder that are sources or build outputs, not runtime files. */
-const NOT_RUNTIME = /^(src|dist|node_modules|package\.json|tsconfig.*\.json|Dockerfile|\.dockerignore|.*\.md)$/;
+/** Entries of a service folder that are sources, dev tooling or build outputs, not runtime files. */
+const NOT_RUNTIME =
+  /^(src|dist|node_modules|scripts|test|tests|fixtures|package\.json|tsconfig.*\.json|Dockerfile|\.dockerignore|.*\.md)$/;
 
 /** The flags (`--from=…`) and the plain arguments of an instruction. */
 function split(instruction: Instruction): { flags: string[]; args: string[] } {
@@ -61,7 +62,11 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
     if (keyword === "FROM") {
       const { args } = split(instruction);
       const asIndex = args.findIndex((a) => a.toUpperCase() === "AS");
-      stages.push({ name: asIndex === -1 ? null : (args[asIndex + 1] ?? null), image: expand(args[0] ?? ""), instructions: [] });
+      stages.push({
+        name: asIndex === -1 ? null : (args[asIndex + 1] ?? null),
+        image: expand(args[0] ?? ""),
+        instructions: [],
+      });
     } else stages.at(-1)?.instructions.push(instruction);
   }
   if (stages.length < 2) report("multi-stage", "use a multi-stage build (build tools stay out of the runtime image)");
@@ -84,8 +89,13 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
       if (keyword === "COPY" || keyword === "ADD") {
         const sources = args.slice(0, -1);
         for (const source of sources) {
-          if (SECRET_FILE.test(source)) report("no-secrets", `${keyword} ${source}: certificates and keys are mounted at run time, never copied in`);
-          if (/^https?:\/\//.test(source)) report("no-remote-add", `${keyword} ${source}: download in a RUN step with a checksum`);
+          if (SECRET_FILE.test(source))
+            report(
+              "no-secrets",
+              `${keyword} ${source}: certificates and keys are mounted at run time, never copied in`,
+            );
+          if (/^https?:\/\//.test(source))
+            report("no-remote-add", `${keyword} ${source}: download in a RUN step with a checksum`);
           const fromStage = flags.some((f) => f.startsWith("--from="));
           if (!fromStage && !existsSync(join(expect.repoRoot, source))) {
             report("copy-sources", `${keyword} ${source}: no such path in the build context`);
@@ -95,7 +105,8 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
       if (keyword === "ENV" || keyword === "ARG") {
         for (const a of args) {
           const name = a.split("=")[0] ?? "";
-          if (SECRET_NAME.test(name)) report("no-secrets", `${keyword} ${name}: secrets in ENV/ARG end up in the image history`);
+          if (SECRET_NAME.test(name))
+            report("no-secrets", `${keyword} ${name}: secrets in ENV/ARG end up in the image history`);
         }
       }
       if (keyword === "RUN" && /\bcurl\b.*\|\s*(ba)?sh/.test(instruction.getRawArgumentsContent() ?? "")) {
@@ -122,7 +133,8 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
       }
     }
     const env = runtime.filter((i) => i.getKeyword() === "ENV").flatMap((i) => split(i).args.join(" ").split(/\s+/));
-    if (!env.some((e) => /^NODE_ENV=("?)production\1$/.test(e))) report("node-env", "final stage must set ENV NODE_ENV=production");
+    if (!env.some((e) => /^NODE_ENV=("?)production\1$/.test(e)))
+      report("node-env", "final stage must set ENV NODE_ENV=production");
     const exposed = runtime
       .filter((i) => i.getKeyword() === "EXPOSE")
       .flatMap((i) => split(i).args)

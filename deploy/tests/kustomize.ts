@@ -42,7 +42,8 @@ export function parseObjects(text: string, source: string): K8sObject[] {
     if (doc.errors.length > 0) throw new Error(`${source}: ${doc.errors[0]?.message}`);
     const value = doc.toJS() as Json;
     if (value === null) continue;
-    if (!isK8sObject(value)) throw new Error(`${source}: a document is not a Kubernetes object (apiVersion, kind, metadata.name)`);
+    if (!isK8sObject(value))
+      throw new Error(`${source}: a document is not a Kubernetes object (apiVersion, kind, metadata.name)`);
     out.push(value);
   }
   return out;
@@ -105,7 +106,13 @@ export function renderWithKustomize(dir: string, kustomize: KustomizeCommand): K
 
 const SUPPORTED = new Set(["apiVersion", "kind", "resources", "components", "patches", "images", "namespace"]);
 /** Kinds that are not namespaced, among those this repository could use. */
-const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer", "CustomResourceDefinition"]);
+const CLUSTER_SCOPED = new Set([
+  "Namespace",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "ClusterIssuer",
+  "CustomResourceDefinition",
+]);
 
 function readKustomization(dir: string): JsonObject {
   const file = join(dir, "kustomization.yaml");
@@ -121,7 +128,8 @@ function readKustomization(dir: string): JsonObject {
 
 function stringList(value: Json | undefined, what: string): string[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) throw new Error(`${what} must be a list of paths`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "string"))
+    throw new Error(`${what} must be a list of paths`);
   return value as string[];
 }
 
@@ -129,7 +137,11 @@ function identity(o: K8sObject): string {
   return `${o.kind}/${o.metadata.name}`;
 }
 
-function applyKustomization(dir: string, expectKind: "Kustomization" | "Component", inherited: K8sObject[]): K8sObject[] {
+function applyKustomization(
+  dir: string,
+  expectKind: "Kustomization" | "Component",
+  inherited: K8sObject[],
+): K8sObject[] {
   const k = readKustomization(dir);
   if (k.kind !== expectKind) throw new Error(`${dir}: expected kind ${expectKind}, found ${String(k.kind)}`);
   const objects = [...inherited];
@@ -139,7 +151,8 @@ function applyKustomization(dir: string, expectKind: "Kustomization" | "Componen
       ? applyKustomization(path, "Kustomization", [])
       : parseObjects(readFileSync(path, "utf8"), path);
     for (const object of found) {
-      if (objects.some((o) => identity(o) === identity(object))) throw new Error(`${path}: ${identity(object)} is defined twice`);
+      if (objects.some((o) => identity(o) === identity(object)))
+        throw new Error(`${path}: ${identity(object)} is defined twice`);
       objects.push(object);
     }
   }

@@ -140,11 +140,14 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
   for (const d of deployments) {
     const name = id(d);
     const pod = d.spec?.template.spec;
-    const hpa = hpas.find((h) => h.spec?.scaleTargetRef.kind === "Deployment" && h.spec.scaleTargetRef.name === d.metadata?.name);
+    const hpa = hpas.find(
+      (h) => h.spec?.scaleTargetRef.kind === "Deployment" && h.spec.scaleTargetRef.name === d.metadata?.name,
+    );
 
     // replicas: at least two pods, and only one owner of the count.
     if (hpa !== undefined) {
-      if (d.spec?.replicas !== undefined) report("replicas", `${name}: set by HPA ${hpa.metadata?.name}, so spec.replicas must be omitted`);
+      if (d.spec?.replicas !== undefined)
+        report("replicas", `${name}: set by HPA ${hpa.metadata?.name}, so spec.replicas must be omitted`);
       if ((hpa.spec?.minReplicas ?? 1) < 2) report("replicas", `${name}: HPA minReplicas must be at least 2`);
     } else if ((d.spec?.replicas ?? 1) < 2) report("replicas", `${name}: needs at least 2 replicas`);
 
@@ -158,7 +161,10 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
     }
     const podSc = pod?.securityContext;
     if (podSc?.runAsNonRoot !== true || !podSc.runAsUser || podSc.seccompProfile?.type !== "RuntimeDefault") {
-      report("security-context", `${name}: pod needs runAsNonRoot, a non-zero runAsUser and seccompProfile RuntimeDefault`);
+      report(
+        "security-context",
+        `${name}: pod needs runAsNonRoot, a non-zero runAsUser and seccompProfile RuntimeDefault`,
+      );
     }
 
     for (const c of containers(d)) {
@@ -167,7 +173,8 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
 
       const image = c.image ?? "";
       const tag = /:([^/:@]+)$/.exec(image.replace(/@sha256:[0-9a-f]+$/, ""))?.[1];
-      if (tag === undefined || tag === "latest") report("images", `${where}: image ${image} must be pinned to a version tag`);
+      if (tag === undefined || tag === "latest")
+        report("images", `${where}: image ${image} must be pinned to a version tag`);
 
       const { requests, limits } = c.resources ?? {};
       if (!requests?.cpu || !requests.memory || !limits?.cpu || !limits.memory) {
@@ -212,7 +219,10 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
         (sc.capabilities.add?.length ?? 0) > 0 ||
         sc.privileged === true
       ) {
-        report("security-context", `${where}: needs allowPrivilegeEscalation false, readOnlyRootFilesystem, runAsNonRoot, drop ALL`);
+        report(
+          "security-context",
+          `${where}: needs allowPrivilegeEscalation false, readOnlyRootFilesystem, runAsNonRoot, drop ALL`,
+        );
       }
 
       // graceful shutdown: preStop sleep + SHUTDOWN_GRACE_SECONDS + margin fit in the grace period.
@@ -241,7 +251,10 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       if (grpc !== undefined) {
         const age = Number(env.get("GRPC_MAX_CONNECTION_AGE_MS"));
         if (!Number.isInteger(age) || age <= 0 || age > 300_000) {
-          report("max-connection-age", `${where}: GRPC_MAX_CONNECTION_AGE_MS must be set (1..300000) so clients re-resolve`);
+          report(
+            "max-connection-age",
+            `${where}: GRPC_MAX_CONNECTION_AGE_MS must be set (1..300000) so clients re-resolve`,
+          );
         }
       }
 
@@ -249,16 +262,23 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       for (const m of c.volumeMounts ?? []) {
         const volume = pod?.volumes?.find((v) => v.name === m.name);
         if (volume?.secret && (m.subPath || m.subPathExpr)) {
-          report("secrets", `${where}: Secret volume ${m.name} mounted with subPath never receives renewed certificates`);
+          report(
+            "secrets",
+            `${where}: Secret volume ${m.name} mounted with subPath never receives renewed certificates`,
+          );
         }
-        if (volume?.secret && m.readOnly !== true) report("secrets", `${where}: Secret volume ${m.name} must be readOnly`);
+        if (volume?.secret && m.readOnly !== true)
+          report("secrets", `${where}: Secret volume ${m.name} must be readOnly`);
       }
     }
 
     for (const v of pod?.volumes ?? []) {
       const mode = v.secret?.defaultMode;
       if (v.secret && (mode === undefined || (mode & 0o227) !== 0)) {
-        report("secrets", `${name}: Secret volume ${v.name} needs a defaultMode without write or world bits (e.g. 0440)`);
+        report(
+          "secrets",
+          `${name}: Secret volume ${v.name} needs a defaultMode without write or world bits (e.g. 0440)`,
+        );
       }
     }
 
@@ -281,7 +301,8 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
     if (ref?.kind !== "Deployment" || !deployments.some((d) => d.metadata?.name === ref.name)) {
       report("autoscaler", `${id(h)}: scaleTargetRef ${ref?.kind}/${ref?.name} is not a rendered Deployment`);
     }
-    if ((h.spec?.maxReplicas ?? 0) < (h.spec?.minReplicas ?? 1)) report("autoscaler", `${id(h)}: maxReplicas < minReplicas`);
+    if ((h.spec?.maxReplicas ?? 0) < (h.spec?.minReplicas ?? 1))
+      report("autoscaler", `${id(h)}: maxReplicas < minReplicas`);
     if (!h.spec?.metrics?.length) report("autoscaler", `${id(h)}: needs at least one metric`);
   }
 
@@ -295,7 +316,10 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       for (const d of selected) {
         const target = port.targetPort ?? port.port;
         if (!containers(d).some((c) => containerPort(c, target) !== undefined)) {
-          report("ports", `${id(s)}: targetPort ${target} is not a containerPort of ${id(d)} (traffic would go nowhere)`);
+          report(
+            "ports",
+            `${id(s)}: targetPort ${target} is not a containerPort of ${id(d)} (traffic would go nowhere)`,
+          );
         }
       }
       if (port.name === "metrics" && s.spec?.type === "LoadBalancer") {
@@ -303,10 +327,15 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       }
     }
     const servesGrpc = selected.some((d) =>
-      containers(d).some((c) => (s.spec?.ports ?? []).some((p) => containerPort(c, p.targetPort ?? p.port) === grpcPort(c))),
+      containers(d).some((c) =>
+        (s.spec?.ports ?? []).some((p) => containerPort(c, p.targetPort ?? p.port) === grpcPort(c)),
+      ),
     );
     if (servesGrpc && s.spec?.clusterIP !== "None") {
-      report("headless-grpc", `${id(s)}: a gRPC Service must be headless (clusterIP: None) for client-side round_robin`);
+      report(
+        "headless-grpc",
+        `${id(s)}: a gRPC Service must be headless (clusterIP: None) for client-side round_robin`,
+      );
     }
   }
 
@@ -318,7 +347,9 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       const fronting = services.filter((s) => matches(s.spec?.selector, podLabels(d)));
       const allowed = fronting.flatMap((s) => [...(callers.get(s.metadata?.name ?? "") ?? [])]);
       const selecting = policies.filter(
-        (p) => matches(p.spec?.podSelector?.matchLabels, podLabels(d)) && (p.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"),
+        (p) =>
+          matches(p.spec?.podSelector?.matchLabels, podLabels(d)) &&
+          (p.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"),
       );
       if (selecting.length === 0) report("network-policy", `${id(d)}: no NetworkPolicy isolates its pods`);
       for (const p of selecting) {
@@ -340,7 +371,10 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
                 (other) => allowed.includes(other) || !matches(peer.podSelector?.matchLabels, podLabels(other)),
               );
             if (!peerOk) {
-              report("network-policy", `${id(p)}: a peer other than its callers (${allowed.map(id).join(", ")}) may reach ${id(d)} port ${grpc}`);
+              report(
+                "network-policy",
+                `${id(p)}: a peer other than its callers (${allowed.map(id).join(", ")}) may reach ${id(d)} port ${grpc}`,
+              );
             }
           }
         }

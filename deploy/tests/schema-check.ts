@@ -9,10 +9,10 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
@@ -32,7 +32,11 @@ const MODELS: Readonly<Record<string, { create: (data: K8sObject) => Model; modu
   "v1/Namespace": { create: (d) => new Namespace(d as never), module: "v1/Namespace", type: "INamespace" },
   "v1/Secret": { create: (d) => new Secret(d as never), module: "v1/Secret", type: "ISecret" },
   "v1/Service": { create: (d) => new Service(d as never), module: "v1/Service", type: "IService" },
-  "apps/v1/Deployment": { create: (d) => new Deployment(d as never), module: "apps/v1/Deployment", type: "IDeployment" },
+  "apps/v1/Deployment": {
+    create: (d) => new Deployment(d as never),
+    module: "apps/v1/Deployment",
+    type: "IDeployment",
+  },
   "policy/v1/PodDisruptionBudget": {
     create: (d) => new PodDisruptionBudget(d as never),
     module: "policy/v1/PodDisruptionBudget",
@@ -69,7 +73,17 @@ function checkCertManager(o: K8sObject): string[] {
   if (!isObject(spec)) return [`${name(o)}: spec is missing`];
   const known: Record<string, string[]> = {
     Issuer: ["ca"],
-    Certificate: ["secretName", "commonName", "dnsNames", "uris", "usages", "duration", "renewBefore", "privateKey", "issuerRef"],
+    Certificate: [
+      "secretName",
+      "commonName",
+      "dnsNames",
+      "uris",
+      "usages",
+      "duration",
+      "renewBefore",
+      "privateKey",
+      "issuerRef",
+    ],
   };
   const allowed = known[o.kind];
   if (allowed === undefined) return [`${name(o)}: cert-manager kind ${o.kind} is not checked here`];
@@ -157,7 +171,11 @@ export function typeCheckWithModels(objects: readonly K8sObject[]): string[] {
     if (d.file === undefined || d.start === undefined) return text;
     const { line } = d.file.getLineAndCharacterOfPosition(d.start);
     // Name the object the error is in: the nearest "// Kind/name" line above it.
-    const above = source.split("\n").slice(0, line + 1).reverse().find((l) => l.startsWith("// "));
+    const above = source
+      .split("\n")
+      .slice(0, line + 1)
+      .reverse()
+      .find((l) => l.startsWith("// "));
     return `${above?.slice(3) ?? "?"}: ${text}`;
   });
 }

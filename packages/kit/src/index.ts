@@ -11,3 +11,4 @@ export * from "./server/index.js";
 export * from "./client/index.js";
 export * from "./observability/index.js";
 export * from "./cluster/index.js";
+export * from "./security/index.js";

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { createMarketplace } from "./app.js";
 import type { CategorySlug } from "./categories.js";
+import { createCaptureLogger } from "./fixtures/capture-logger.js";
 import type { PageBook } from "./homepage.js";
-import type { RecommendationsConnectivity, Recommendations } from "./recommendations.js";
-import { createCaptureLogger } from "./testing/capture-logger.js";
+import type { Recommendations, RecommendationsConnectivity } from "./recommendations.js";
 
 /** A Recommendations double that records its calls and answers from a fixed table (or fails). */
 function createRecordingRecommendations(
@@ -81,7 +81,10 @@ describe("GET /", () => {
     assert.equal(scienceFiction.statusCode, 200);
     assert.match(scienceFiction.body, /<h1>Science fiction books you may like<\/h1>/);
     assert.deepEqual(listItems(scienceFiction.body), ["The Hitchhiker&#39;s Guide to the Galaxy", "Ender&#39;s Game"]);
-    assert.match(scienceFiction.body, /<a href="\/\?category=science-fiction" aria-current="page">Science fiction<\/a>/);
+    assert.match(
+      scienceFiction.body,
+      /<a href="\/\?category=science-fiction" aria-current="page">Science fiction<\/a>/,
+    );
     const selfHelp = await app.inject("/?category=self-help");
     assert.match(selfHelp.body, /<h1>Self-help books you may like<\/h1>/);
     assert.deepEqual(listItems(selfHelp.body), ["The 7 Habits of Highly Effective People"]);

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import { ClientError } from "@obfy/kit";
 import fastify, { LogController } from "fastify";
 import type { Logger } from "pino";
 import { CATEGORY_SLUGS, DEFAULT_CATEGORY, isCategorySlug } from "./categories.js";
@@ -25,6 +26,16 @@ interface HomepageQuery {
 }
 
 const HTML = "text/html; charset=utf-8";
+
+/**
+ * Log fields for a failed Recommendations call. A gRPC status is an expected outage (code and
+ * details say it all, a stack trace would be noise on every page view); anything else is a bug
+ * and keeps its stack.
+ */
+function failureFields(error: unknown, category: string): Record<string, unknown> {
+  if (error instanceof ClientError) return { category, grpc_code: error.codeName, details: error.details };
+  return { category, err: error };
+}
 const CATEGORY_CHOICES = CATEGORY_SLUGS.join(", ");
 
 /**
@@ -75,7 +86,8 @@ export function createMarketplace(options: MarketplaceOptions) {
       content = { books: await recommendations.recommend(category, booksPerPage, { signal: controller.signal }) };
     } catch (error) {
       if (controller.signal.aborted) request.log.debug({ err: error }, "client went away before recommendations came");
-      else request.log.warn({ err: error, category }, "recommendations unavailable; serving the page without them");
+      else
+        request.log.warn(failureFields(error, category), "recommendations unavailable; serving the page without them");
       content = { unavailable: true };
     } finally {
       reply.raw.removeListener("close", onClose);

@@ -53,7 +53,9 @@ describe("Recommendations server (v1 and legacy on one port)", () => {
       assert.equal(book.category, recommendationsV1.BookCategory.BOOK_CATEGORY_SCIENCE_FICTION);
     }
     const defaults = await client.recommend(
-      recommendationsV1.RecommendRequest.fromPartial({ category: recommendationsV1.BookCategory.BOOK_CATEGORY_MYSTERY }),
+      recommendationsV1.RecommendRequest.fromPartial({
+        category: recommendationsV1.BookCategory.BOOK_CATEGORY_MYSTERY,
+      }),
     );
     assert.deepEqual(defaults.recommendations.map((b) => b.id).sort(), [1, 2, 3], "max_results unset means 3");
   });
@@ -69,7 +71,10 @@ describe("Recommendations server (v1 and legacy on one port)", () => {
     );
     await assert.rejects(
       client.recommend(
-        recommendationsV1.RecommendRequest.fromPartial({ category: 17 as recommendationsV1.BookCategory, maxResults: 3 }),
+        recommendationsV1.RecommendRequest.fromPartial({
+          category: 17 as recommendationsV1.BookCategory,
+          maxResults: 3,
+        }),
       ),
       rejectsWith(status.NOT_FOUND, "Category not found"),
     );
@@ -92,14 +97,23 @@ describe("Recommendations server (v1 and legacy on one port)", () => {
       category: legacyRecommendations.BookCategory.SCIENCE_FICTION,
       maxResults: 3,
     });
-    assert.deepEqual(
-      response.recommendations.map((b) => b.title).sort(),
-      ["Ender's Game", "The Dune Chronicles", "The Hitchhiker's Guide to the Galaxy"],
-    );
-    const mystery = await client.recommend({ userId: 1, category: legacyRecommendations.BookCategory.MYSTERY, maxResults: 1 });
+    assert.deepEqual(response.recommendations.map((b) => b.title).sort(), [
+      "Ender's Game",
+      "The Dune Chronicles",
+      "The Hitchhiker's Guide to the Galaxy",
+    ]);
+    const mystery = await client.recommend({
+      userId: 1,
+      category: legacyRecommendations.BookCategory.MYSTERY,
+      maxResults: 1,
+    });
     assert.equal(mystery.recommendations.length, 1);
     assert.ok([1, 2, 3].includes(mystery.recommendations[0]?.id ?? 0));
-    const none = await client.recommend({ userId: 1, category: legacyRecommendations.BookCategory.SELF_HELP, maxResults: 0 });
+    const none = await client.recommend({
+      userId: 1,
+      category: legacyRecommendations.BookCategory.SELF_HELP,
+      maxResults: 0,
+    });
     assert.deepEqual(none.recommendations, []);
     await assert.rejects(
       client.recommend({ userId: 1, category: 3 as legacyRecommendations.BookCategory, maxResults: 3 }),

@@ -23,7 +23,8 @@ export interface RecommendationsServerDeps {
  * `Recommendations` (legacy), plus the kit's health and reflection services.
  */
 export function createRecommendationsServer(deps: RecommendationsServerDeps): KitServer {
-  const handlerDeps = deps.random === undefined ? { catalog: deps.catalog } : { catalog: deps.catalog, random: deps.random };
+  const handlerDeps =
+    deps.random === undefined ? { catalog: deps.catalog } : { catalog: deps.catalog, random: deps.random };
   return createServer({
     services: [
       defineService(recommendationsV1.RecommendationsServiceService, createRecommendationsV1Handlers(handlerDeps)),

@@ -74,17 +74,26 @@ describe("loadCatalog", () => {
   it("rejects bad JSON and bad shapes with a message naming the problem", () => {
     assertRejects("{ not json", /not valid JSON/);
     assertRejects([], /expected a JSON object keyed by category/);
-    assertRejects({ ...valid, horror: [] }, /unknown category "horror" \(expected one of mystery, science-fiction, self-help\)/);
+    assertRejects(
+      { ...valid, horror: [] },
+      /unknown category "horror" \(expected one of mystery, science-fiction, self-help\)/,
+    );
     assertRejects({ mystery: [], "science-fiction": [] }, /missing category "self-help"/);
     assertRejects({ ...valid, mystery: { id: 1 } }, /"mystery" must be an array of books/);
     assertRejects({ ...valid, mystery: ["A"] }, /"mystery"\[0\] must be an object with "id" and "title"/);
-    assertRejects({ ...valid, mystery: [{ id: 0, title: "A" }] }, /"mystery"\[0\]\.id must be an integer between 1 and 2147483647, got 0/);
+    assertRejects(
+      { ...valid, mystery: [{ id: 0, title: "A" }] },
+      /"mystery"\[0\]\.id must be an integer between 1 and 2147483647, got 0/,
+    );
     assertRejects({ ...valid, mystery: [{ id: 1.5, title: "A" }] }, /\.id must be an integer .* got 1\.5/);
     assertRejects({ ...valid, mystery: [{ id: "1", title: "A" }] }, /\.id must be an integer .* got "1"/);
     assertRejects({ ...valid, mystery: [{ id: 2 ** 31, title: "A" }] }, /\.id must be an integer/);
     assertRejects({ ...valid, mystery: [{ id: 1, title: "  " }] }, /"mystery"\[0\]\.title must be a non-empty string/);
     assertRejects({ ...valid, mystery: [{ id: 1 }] }, /\.title must be a non-empty string/);
-    assertRejects({ ...valid, mystery: [{ id: 1, title: "A", tittle: "x" }] }, /"mystery"\[0\] has unknown field "tittle"/);
+    assertRejects(
+      { ...valid, mystery: [{ id: 1, title: "A", tittle: "x" }] },
+      /"mystery"\[0\] has unknown field "tittle"/,
+    );
     assertRejects(
       { ...valid, "self-help": [{ id: 2, title: "C" }] },
       /"self-help"\[0\]\.id 2 is already used by "science-fiction"\[0\]/,

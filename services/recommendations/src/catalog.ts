@@ -73,7 +73,10 @@ export function parseCatalog(data: unknown, file: string): Catalog {
       }
       const { id, title } = entry;
       if (typeof id !== "number" || !Number.isInteger(id) || id < 1 || id > INT32_MAX) {
-        throw new CatalogError(file, `${where}.id must be an integer between 1 and ${INT32_MAX}, got ${JSON.stringify(id)}`);
+        throw new CatalogError(
+          file,
+          `${where}.id must be an integer between 1 and ${INT32_MAX}, got ${JSON.stringify(id)}`,
+        );
       }
       if (typeof title !== "string" || title.trim() === "") {
         throw new CatalogError(file, `${where}.title must be a non-empty string`);

@@ -99,7 +99,12 @@ describe("Python grpcio client", () => {
     assert.equal(mystery.length, 1);
     assert.ok([1, 2, 3].includes(mystery[0]?.id ?? 0));
     assert.deepEqual(get("legacy:SELF_HELP:0"), { call: "legacy:SELF_HELP:0", ok: true, recommendations: [] });
-    assert.deepEqual(get("legacy:7:1"), { call: "legacy:7:1", ok: false, code: "NOT_FOUND", details: "Category not found" });
+    assert.deepEqual(get("legacy:7:1"), {
+      call: "legacy:7:1",
+      ok: false,
+      code: "NOT_FOUND",
+      details: "Category not found",
+    });
     assert.deepEqual(get("legacy:SCIENCE_FICTION:-2"), {
       call: "legacy:SCIENCE_FICTION:-2",
       ok: false,

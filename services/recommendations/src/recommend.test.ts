@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { createSeededRandom } from "./fixtures/seeded-random.js";
 import { sampleDistinct } from "./recommend.js";
-import { createSeededRandom } from "./testing/seeded-random.js";
 
 describe("sampleDistinct", () => {
   const items = ["a", "b", "c", "d", "e"] as const;
@@ -26,7 +26,10 @@ describe("sampleDistinct", () => {
   });
 
   it("survives a random source that returns values at the edges", () => {
-    assert.deepEqual(sampleDistinct([1, 2, 3], 3, () => 0), [1, 2, 3]);
+    assert.deepEqual(
+      sampleDistinct([1, 2, 3], 3, () => 0),
+      [1, 2, 3],
+    );
     const picked = sampleDistinct([1, 2, 3], 3, () => 1);
     assert.deepEqual([...picked].sort(), [1, 2, 3]);
   });
@@ -46,7 +49,8 @@ describe("sampleDistinct", () => {
 
   it("uses Math.random by default and covers every item over repeated calls", () => {
     const seen = new Set<string>();
-    for (let i = 0; i < 200 && seen.size < items.length; i++) for (const item of sampleDistinct(items, 1)) seen.add(item);
+    for (let i = 0; i < 200 && seen.size < items.length; i++)
+      for (const item of sampleDistinct(items, 1)) seen.add(item);
     assert.equal(seen.size, items.length);
   });
 });

@@ -4,9 +4,9 @@ import { status } from "@grpc/grpc-js";
 import { GrpcError } from "@obfy/kit";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { loadCatalog } from "./catalog.js";
+import { createSeededRandom } from "./fixtures/seeded-random.js";
 import { createLegacyRecommendationsHandlers } from "./legacy-recommendations-handlers.js";
 import { createRecommendationsV1Handlers } from "./recommendations-v1-handlers.js";
-import { createSeededRandom } from "./testing/seeded-random.js";
 
 const catalog = loadCatalog();
 const V1 = recommendationsV1.BookCategory;

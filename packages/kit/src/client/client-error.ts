@@ -48,7 +48,10 @@ export class ClientError extends Error {
   constructor(method: string, code: status, details: string, options: ClientErrorOptions = {}) {
     const name = status[code] ?? String(code);
     const summary = summarizeDetails(details);
-    super(`${method} ${name}${summary === "" ? "" : `: ${summary}`}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      `${method} ${name}${summary === "" ? "" : `: ${summary}`}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "ClientError";
     this.code = code;
     this.details = details;

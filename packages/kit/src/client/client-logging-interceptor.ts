@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
-import { type Interceptor, InterceptingCall, ListenerBuilder, RequesterBuilder, status } from "@grpc/grpc-js";
-import type { Logger } from "pino";
+import { InterceptingCall, type Interceptor, ListenerBuilder, RequesterBuilder, status } from "@grpc/grpc-js";
+import type { Logger } from "../logger.js";
 import { REQUEST_ID_HEADER } from "../server/method-handler.js";
 
 /** Options for {@link createClientLoggingInterceptor}. */
@@ -26,7 +26,7 @@ export function createClientLoggingInterceptor(options: ClientLoggingInterceptor
     return new InterceptingCall(
       nextCall(callOptions),
       new RequesterBuilder()
-        .withStart((metadata, listener, next) => {
+        .withStart((metadata, _listener, next) => {
           const startedAt = performance.now();
           const requestId = metadata.get(REQUEST_ID_HEADER)[0]?.toString();
           next(

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Interceptor, InterceptingCall, RequesterBuilder } from "@grpc/grpc-js";
+import { InterceptingCall, type Interceptor, RequesterBuilder } from "@grpc/grpc-js";
 import { currentContext } from "../context.js";
 import { REQUEST_ID_HEADER } from "../server/method-handler.js";
 

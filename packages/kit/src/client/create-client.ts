@@ -5,15 +5,15 @@ import {
   type ClientReadableStream,
   type ClientWritableStream,
   type connectivityState,
-  credentials as grpcCredentials,
   Client as GrpcClient,
+  credentials as grpcCredentials,
   type Interceptor,
   Metadata,
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
-import pino, { type Logger } from "pino";
 import { type CallContext, currentContext, runWithContext } from "../context.js";
+import { createLogger, type Logger } from "../logger.js";
 import type { GenericMethodDefinition, GenericServiceDefinition, RequestOf, ResponseOf } from "../server/service.js";
 import { parseMethodPath } from "../server/service.js";
 import { acquireChannel } from "./channel-pool.js";
@@ -119,7 +119,10 @@ export interface ClientOptions<D extends GenericServiceDefinition = GenericServi
   channelOptions?: ChannelOptions;
   /** More grpc-js client interceptors, run after the kit's request-id and logging interceptors. */
   interceptors?: readonly Interceptor[];
-  /** Logger for the one-line-per-call log. Default: a pino logger named `grpc-client` at `info`, so OK calls (debug) are quiet. */
+  /**
+   * Logger for the one-line-per-call log. Default: `createLogger({ name: "grpc-client" })`
+   * (`LOG_LEVEL`, `LOG_FORMAT`), so at the default `info` level only failed calls are logged.
+   */
   logger?: Logger;
 }
 
@@ -128,9 +131,15 @@ export type UnaryClientMethod<Req, Res> = (request: Req, options?: CallOptions) 
 /** A server-streaming method: one request, responses as an async iterable (the call starts when iteration does). */
 export type ServerStreamingClientMethod<Req, Res> = (request: Req, options?: CallOptions) => AsyncIterable<Res>;
 /** A client-streaming method: requests from an async iterable, one response. */
-export type ClientStreamingClientMethod<Req, Res> = (requests: AsyncIterable<Req>, options?: CallOptions) => Promise<Res>;
+export type ClientStreamingClientMethod<Req, Res> = (
+  requests: AsyncIterable<Req>,
+  options?: CallOptions,
+) => Promise<Res>;
 /** A bidi-streaming method: requests from an async iterable, responses as an async iterable (started by iterating). */
-export type BidiStreamingClientMethod<Req, Res> = (requests: AsyncIterable<Req>, options?: CallOptions) => AsyncIterable<Res>;
+export type BidiStreamingClientMethod<Req, Res> = (
+  requests: AsyncIterable<Req>,
+  options?: CallOptions,
+) => AsyncIterable<Res>;
 
 /** The client method type for one method definition, chosen by its `requestStream` / `responseStream` flags. */
 export type ClientMethod<M> = M extends { readonly requestStream: true; readonly responseStream: true }
@@ -157,7 +166,9 @@ export interface ClientControls {
 }
 
 /** A typed promise client: one method per key of the service definition, plus {@link ClientControls}. */
-export type ServiceClient<D extends GenericServiceDefinition> = { readonly [K in keyof D]: ClientMethod<D[K]> } & ClientControls;
+export type ServiceClient<D extends GenericServiceDefinition> = {
+  readonly [K in keyof D]: ClientMethod<D[K]>;
+} & ClientControls;
 
 const CONTROL_NAMES: ReadonlySet<string> = new Set(["target", "waitForReady", "channelState", "close"]);
 
@@ -165,13 +176,15 @@ let defaultLogger: Logger | undefined;
 
 /** Created on first use so that importing the kit does not open stdout. */
 function getDefaultLogger(): Logger {
-  defaultLogger ??= pino({ name: "grpc-client", level: "info" });
+  defaultLogger ??= createLogger({ name: "grpc-client" });
   return defaultLogger;
 }
 
 function checkMs(name: string, value: number, allowInfinity: boolean): void {
   if (Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw new RangeError(`${name} must be a number of milliseconds >= 0${allowInfinity ? " or Infinity" : ""}, got ${value}`);
+    throw new RangeError(
+      `${name} must be a number of milliseconds >= 0${allowInfinity ? " or Infinity" : ""}, got ${value}`,
+    );
   }
 }
 
@@ -179,7 +192,7 @@ function checkMs(name: string, value: number, allowInfinity: boolean): void {
  * The absolute deadline (ms since the epoch, `Infinity` for none) of a call: its own deadline
  * (`deadline`, `timeoutMs`, else `defaultTimeoutMs`), capped by the parent call's deadline.
  */
-export function resolveDeadline(
+function resolveDeadline(
   options: Pick<CallOptions, "timeoutMs" | "deadline">,
   defaultTimeoutMs: number,
   parent: Pick<CallContext, "deadline"> | undefined,
@@ -303,7 +316,8 @@ export function createClient<const D extends GenericServiceDefinition>(
 
   const methods = Object.entries(definition);
   for (const [key] of methods) {
-    if (CONTROL_NAMES.has(key)) throw new Error(`createClient: method key "${key}" clashes with a client control method`);
+    if (CONTROL_NAMES.has(key))
+      throw new Error(`createClient: method key "${key}" clashes with a client control method`);
   }
 
   // The channel is shared by every service on the target, so its retry config covers every
@@ -341,13 +355,17 @@ export function createClient<const D extends GenericServiceDefinition>(
   const logger = options.logger ?? getDefaultLogger();
   const grpcClient = new GrpcClient(target, grpcCredentials.createInsecure(), {
     channelOverride: lease.channel,
-    interceptors: [createClientRequestIdInterceptor(), createClientLoggingInterceptor({ logger, target }), ...(options.interceptors ?? [])],
+    interceptors: [
+      createClientRequestIdInterceptor(),
+      createClientLoggingInterceptor({ logger, target }),
+      ...(options.interceptors ?? []),
+    ],
   });
   let closed = false;
 
   function prepare(path: string, callOptions: CallOptions | undefined): PreparedCall {
     if (closed) throw new Error(`createClient: ${path} called on a closed client for ${target}`);
-    const parent = process.env.H2_MUTATE ? undefined : currentContext();
+    const parent = currentContext();
     const signals: AbortSignal[] = [];
     if (callOptions?.signal) signals.push(callOptions.signal);
     if (parent) signals.push(parent.signal);
@@ -456,9 +474,16 @@ export function createClient<const D extends GenericServiceDefinition>(
         const aborted = abortedBeforeStart(prepared);
         if (aborted) throw aborted;
         const call = startIn(prepared, () =>
-          grpcClient.makeServerStreamRequest(method.path, serialize, method.responseDeserialize, request, prepared.metadata, {
-            deadline: prepared.deadline,
-          }),
+          grpcClient.makeServerStreamRequest(
+            method.path,
+            serialize,
+            method.responseDeserialize,
+            request,
+            prepared.metadata,
+            {
+              deadline: prepared.deadline,
+            },
+          ),
         );
         yield* responses(prepared, call, () => undefined);
       })();

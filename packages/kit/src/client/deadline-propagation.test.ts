@@ -113,7 +113,10 @@ describe("deadline, cancellation and request-id propagation", () => {
     assert.ok(Number.isFinite(context.deadline));
     // B's own client default is 30 s; B must see A's ~1.5 s instead. grpc-timeout is relative, so
     // B's reconstruction can be later than A's deadline by the transit time: allow 100 ms.
-    assert.ok(seen.deadline <= context.deadline + 100, `B saw ${seen.deadline - context.deadline} ms past A's deadline`);
+    assert.ok(
+      seen.deadline <= context.deadline + 100,
+      `B saw ${seen.deadline - context.deadline} ms past A's deadline`,
+    );
     assert.ok(seen.deadline - Date.now() < 1600);
     assert.equal(context.requestId, "outer-request-1");
     assert.equal(seen.requestId, "outer-request-1");
@@ -148,8 +151,9 @@ describe("deadline, cancellation and request-id propagation", () => {
     assert.ok(Date.now() - startedAt < 3000);
     const [seen] = b.seen;
     assert.ok(seen?.call);
-    // B's call ends too (its own deadline, or the cancel from A), well before A's 30 s client default.
-    if (!seen.call.cancelled) await once(seen.call, "cancelled");
+    assert.ok(seen.deadline - startedAt < 1000, "B got the parent's 300 ms budget, not the client's 30 s default");
+    // B's call ends too, long before the 30 s default of A's client to B.
+    if (!seen.call.cancelled) await once(seen.call, "cancelled", { signal: AbortSignal.timeout(3000) });
   });
 
   it("cancels the downstream call when the caller cancels the parent call", async (t) => {
@@ -163,7 +167,7 @@ describe("deadline, cancellation and request-id propagation", () => {
     await b.arrived;
     const [seen] = b.seen;
     assert.ok(seen?.call);
-    const downstreamCancelled = once(seen.call, "cancelled");
+    const downstreamCancelled = once(seen.call, "cancelled", { signal: AbortSignal.timeout(3000) });
     const startedAt = Date.now();
     controller.abort();
     await assert.rejects(outer, (error: unknown) => error instanceof ClientError && error.code === status.CANCELLED);

@@ -1,5 +1,7 @@
 // The kit's client side: createClient and what its options and errors are made of.
 export { ClientError, type ClientErrorOptions } from "./client-error.js";
+export { type ClientLoggingInterceptorOptions, createClientLoggingInterceptor } from "./client-logging-interceptor.js";
+export { createClientRequestIdInterceptor } from "./client-request-id-interceptor.js";
 export {
   type BidiStreamingClientMethod,
   type CallOptions,
@@ -17,8 +19,6 @@ export {
   type ServiceClient,
   type UnaryClientMethod,
 } from "./create-client.js";
-export { createClientLoggingInterceptor, type ClientLoggingInterceptorOptions } from "./client-logging-interceptor.js";
-export { createClientRequestIdInterceptor } from "./client-request-id-interceptor.js";
 export {
   DEFAULT_RETRY,
   DEFAULT_RETRY_THROTTLING,

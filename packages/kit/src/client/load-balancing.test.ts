@@ -30,11 +30,9 @@ describe("load balancing", () => {
     const second = await countingServer("127.0.0.1");
     t.after(() => second.close());
 
-    const client = createClient(
-      dummyV1.DummyServiceService,
-      `ipv4:127.0.0.1:${first.port},127.0.0.1:${second.port}`,
-      { logger: silentLogger() },
-    );
+    const client = createClient(dummyV1.DummyServiceService, `ipv4:127.0.0.1:${first.port},127.0.0.1:${second.port}`, {
+      logger: silentLogger(),
+    });
     t.after(() => client.close());
     for (let i = 0; i < CALLS; i++) await client.execute({ input: String(i) }, { timeoutMs: 5000 });
 
@@ -49,11 +47,10 @@ describe("load balancing", () => {
     const second = await countingServer("127.0.0.1");
     t.after(() => second.close());
 
-    const client = createClient(
-      dummyV1.DummyServiceService,
-      `ipv4:127.0.0.1:${first.port},127.0.0.1:${second.port}`,
-      { logger: silentLogger(), loadBalancing: "pick_first" },
-    );
+    const client = createClient(dummyV1.DummyServiceService, `ipv4:127.0.0.1:${first.port},127.0.0.1:${second.port}`, {
+      logger: silentLogger(),
+      loadBalancing: "pick_first",
+    });
     t.after(() => client.close());
     for (let i = 0; i < CALLS; i++) await client.execute({ input: String(i) }, { timeoutMs: 5000 });
     assert.deepEqual([first.calls(), second.calls()].sort(), [0, CALLS]);

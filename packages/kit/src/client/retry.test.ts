@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { setTimeout as delay } from "node:timers/promises";
 import { describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { type handleUnaryCall, Metadata, Server, status } from "@grpc/grpc-js";
 import { dummyV1, recommendationsV1 } from "@obfy/protos";
 import { ClientError } from "./client-error.js";

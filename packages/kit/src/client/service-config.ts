@@ -62,9 +62,12 @@ export function idempotentMethodPaths(): ReadonlySet<string> {
   try {
     bytes = readFileSync(descriptorSetPath);
   } catch (error) {
-    throw new Error(`Cannot read the proto descriptor set at ${descriptorSetPath}; run "npm run build" in packages/protos`, {
-      cause: error,
-    });
+    throw new Error(
+      `Cannot read the proto descriptor set at ${descriptorSetPath}; run "npm run build" in packages/protos`,
+      {
+        cause: error,
+      },
+    );
   }
   const set = fromBinary(FileDescriptorSetSchema, bytes);
   const paths = new Set<string>();
@@ -73,7 +76,10 @@ export function idempotentMethodPaths(): ReadonlySet<string> {
     for (const service of file.service) {
       for (const method of service.method) {
         const level = method.options?.idempotencyLevel ?? MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN;
-        if (level === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS || level === MethodOptions_IdempotencyLevel.IDEMPOTENT) {
+        if (
+          level === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS ||
+          level === MethodOptions_IdempotencyLevel.IDEMPOTENT
+        ) {
           paths.add(`/${prefix}${service.name}/${method.name}`);
         }
       }

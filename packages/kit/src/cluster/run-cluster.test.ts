@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { describe, it, type TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -8,10 +9,14 @@ import { credentials, Metadata } from "@grpc/grpc-js";
 import { dummyV1 } from "@obfy/protos";
 import { parsePrometheusText, sumSamples } from "../observability/prometheus-text.js";
 import type { ClusterEvent } from "./run-cluster.js";
+import { readWorkers } from "./workers-config.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/dummy-cluster.ts", import.meta.url));
 
-type FixtureLine = ClusterEvent | { type: "cluster-ready"; port: number; metricsUrl: string; pids: number[] };
+type FixtureLine =
+  | ClusterEvent
+  | { type: "cluster-ready"; port: number; metricsUrl: string; pids: number[] }
+  | { type: "not-ready"; reason: string };
 
 interface RunningCluster {
   readonly child: ChildProcess;
@@ -23,10 +28,15 @@ interface RunningCluster {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the fixture cluster and waits for every worker to serve; cleans up after the test. */
-async function startCluster(t: TestContext, workers: number): Promise<RunningCluster> {
+/** Starts the fixture cluster and waits for every worker to serve (or for `until`); cleans up after the test. */
+async function startCluster(
+  t: TestContext,
+  workers: number,
+  env: Record<string, string> = {},
+  until: (line: FixtureLine) => boolean = (line) => line.type === "cluster-ready",
+): Promise<RunningCluster> {
   const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", fixture], {
-    env: { ...process.env, WORKERS: String(workers), LOG_FORMAT: "json" },
+    env: { ...process.env, WORKERS: String(workers), LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = once(child, "exit").then(([code, signal]) => ({
@@ -89,8 +99,8 @@ async function startCluster(t: TestContext, workers: number): Promise<RunningClu
       waiters.add(wake);
       child.once("exit", onExit);
     });
-  const ready = await waitFor((line) => line.type === "cluster-ready");
-  assert.equal(ready.type, "cluster-ready");
+  const ready = await waitFor(until);
+  if (ready.type !== "cluster-ready") return { child, lines, port: 0, metricsUrl: "", pids: [], waitFor, exited };
   return { child, lines, port: ready.port, metricsUrl: ready.metricsUrl, pids: ready.pids, waitFor, exited };
 }
 
@@ -142,7 +152,11 @@ describe("runCluster with real processes", () => {
     assert.equal(new Set(cluster.pids).size, 2);
 
     const probes = await clientPerWorker(t, cluster);
-    assert.deepEqual([...probes.byPid.keys()].sort(), [...cluster.pids].sort(), "every worker answered on the shared port");
+    assert.deepEqual(
+      [...probes.byPid.keys()].sort(),
+      [...cluster.pids].sort(),
+      "every worker answered on the shared port",
+    );
 
     // Calls on connections of both workers, counted per pid from the answers.
     const answered = new Map<number, number>();
@@ -218,5 +232,33 @@ describe("runCluster with real processes", () => {
 
     assert.ok(cluster.child.kill("SIGTERM"));
     assert.equal((await cluster.exited).code, 0);
+  });
+
+  it("gives up when a worker keeps crashing: stops the cluster and exits 1", async (t) => {
+    const cluster = await startCluster(t, 2, { FIXTURE_FAIL_START: "1", CLUSTER_MAX_CRASHES: "1" }, (line) =>
+      ["not-ready", "cluster-ready"].includes(line.type),
+    );
+    const giveUp = await cluster.waitFor((line) => line.type === "give-up");
+    assert.ok(giveUp.type === "give-up");
+    assert.equal(giveUp.crashes, 2);
+    assert.ok(cluster.lines.some((line) => line.type === "not-ready"));
+    assert.ok(!cluster.lines.some((line) => line.type === "worker-ready"));
+    const { code } = await cluster.exited;
+    assert.equal(code, 1);
+  });
+});
+
+describe("readWorkers", () => {
+  it("defaults to one process, accepts a count or auto, and names WORKERS in errors", () => {
+    assert.equal(readWorkers({}), 1);
+    assert.equal(readWorkers({ WORKERS: " " }), 1);
+    assert.equal(readWorkers({ WORKERS: "4" }), 4);
+    assert.equal(readWorkers({ WORKERS: "auto" }), availableParallelism());
+    assert.equal(readWorkers({ WORKERS: "AUTO" }), availableParallelism());
+    for (const bad of ["0", "-1", "two", "1.5", "257"]) {
+      assert.throws(() => readWorkers({ WORKERS: bad }), {
+        message: `WORKERS must be a positive integer (1-256) or "auto", got ${JSON.stringify(bad)}`,
+      });
+    }
   });
 });

@@ -247,7 +247,10 @@ async function startPrimary(options: RunClusterOptions): Promise<ClusterPrimary>
     slot.crashes = slot.crashes.filter((t) => now - t < windowMs);
     slot.crashes.push(now);
     if (slot.crashes.length > maxCrashes) {
-      logger.error({ worker: slot.index, worker_pid: pid, code, signal, crashes: slot.crashes.length }, "Worker keeps crashing; stopping the cluster");
+      logger.error(
+        { worker: slot.index, worker_pid: pid, code, signal, crashes: slot.crashes.length },
+        "Worker keeps crashing; stopping the cluster",
+      );
       emit({ type: "worker-exit", index: slot.index, pid, code, signal, restartInMs: undefined });
       emit({ type: "give-up", index: slot.index, crashes: slot.crashes.length });
       exitCode = 1;
@@ -256,7 +259,10 @@ async function startPrimary(options: RunClusterOptions): Promise<ClusterPrimary>
       return;
     }
     const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** (slot.crashes.length - 1));
-    logger.error({ worker: slot.index, worker_pid: pid, code, signal, restart_in_ms: delay }, "Worker exited unexpectedly; restarting");
+    logger.error(
+      { worker: slot.index, worker_pid: pid, code, signal, restart_in_ms: delay },
+      "Worker exited unexpectedly; restarting",
+    );
     emit({ type: "worker-exit", index: slot.index, pid, code, signal, restartInMs: delay });
     slot.restartTimer = setTimeout(() => fork(slot), delay);
   };
@@ -285,8 +291,7 @@ async function startPrimary(options: RunClusterOptions): Promise<ClusterPrimary>
     void shutdown(signal);
   };
 
-  const servingWorkers = (): Worker[] =>
-    slots.flatMap((s) => (s.ready && s.worker?.isConnected() ? [s.worker] : []));
+  const servingWorkers = (): Worker[] => slots.flatMap((s) => (s.ready && s.worker?.isConnected() ? [s.worker] : []));
   const status = (): "SERVING" | "NOT_SERVING" =>
     stopping === undefined && servingWorkers().length > 0 ? "SERVING" : "NOT_SERVING";
   const aggregatedMetrics = async (): Promise<string> => (await collectClusterMetrics(servingWorkers())).metrics();

@@ -22,12 +22,16 @@ const id = (name: string): PeerIdentity => ({ name, source: "certificate" });
 describe("authorization policy", () => {
   test("the default lets the marketplace call both Recommendations APIs and nothing else", () => {
     const p = DEFAULT_AUTHZ_POLICY;
-    assert.equal(authorize(p, id("marketplace"), "/bookstore.recommendations.v1.RecommendationsService/Recommend").allowed, true);
+    assert.equal(
+      authorize(p, id("marketplace"), "/bookstore.recommendations.v1.RecommendationsService/Recommend").allowed,
+      true,
+    );
     assert.equal(authorize(p, id("marketplace"), "/Recommendations/Recommend").allowed, true);
     assert.deepEqual(authorize(p, id("marketplace"), "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"), {
       allowed: false,
       code: status.PERMISSION_DENIED,
-      message: 'Identity "marketplace" is not allowed to call /grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+      message:
+        'Identity "marketplace" is not allowed to call /grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
     });
     assert.equal(authorize(p, id("reporting"), "/Recommendations/Recommend").allowed, false);
     assert.deepEqual(authorize(p, undefined, "/grpc.health.v1.Health/Check"), { allowed: true, reason: "health" });
@@ -37,8 +41,14 @@ describe("authorization policy", () => {
   test('"*" covers every method but reflection; reflection needs naming', () => {
     const p = { allow: { ops: ["*"], debug: ["/grpc.reflection.v1alpha.ServerReflection/*"] } };
     assert.equal(authorize(p, id("ops"), "/a.B/C").allowed, true);
-    assert.equal(authorize(p, id("ops"), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").allowed, false);
-    assert.equal(authorize(p, id("debug"), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").allowed, true);
+    assert.equal(
+      authorize(p, id("ops"), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").allowed,
+      false,
+    );
+    assert.equal(
+      authorize(p, id("debug"), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo").allowed,
+      true,
+    );
     assert.equal(authorize(p, id("debug"), "/a.B/C").allowed, false);
   });
 
@@ -86,7 +96,13 @@ describe("authorization over mTLS (real sockets, grpc-js and Python)", () => {
     [pki, python] = await Promise.all([createTestPki(), createPythonStubs()]);
     const policy = { allow: { marketplace: ["*"], reporting: ["/grpc.reflection.v1.ServerReflection/*"] } };
     const credentials = createServerCredentials(
-      { mode: "mtls", certFile: pki.server.certFile, keyFile: pki.server.keyFile, caFile: pki.ca.certFile, reloadIntervalMs: 60_000 },
+      {
+        mode: "mtls",
+        certFile: pki.server.certFile,
+        keyFile: pki.server.keyFile,
+        caFile: pki.ca.certFile,
+        reloadIntervalMs: 60_000,
+      },
       { interceptors: [createGrpcAuthorizationInterceptor({ policy })] },
     );
     const started = await startDummyServer({
@@ -105,7 +121,12 @@ describe("authorization over mTLS (real sockets, grpc-js and Python)", () => {
 
   test("the marketplace is allowed and its identity is on the call context", async () => {
     const marketplace = clientFor(pki.marketplace);
-    assert.deepEqual(await executeOn(marketplace, "whoami"), { ok: true, code: "OK", details: "", output: "marketplace" });
+    assert.deepEqual(await executeOn(marketplace, "whoami"), {
+      ok: true,
+      code: "OK",
+      details: "",
+      output: "marketplace",
+    });
   });
 
   test("another identity gets PERMISSION_DENIED with a clear message", async () => {
@@ -132,7 +153,10 @@ describe("authorization over mTLS (real sockets, grpc-js and Python)", () => {
   test("reflection only for identities that name it (the marketplace's * does not cover it)", async () => {
     const denied = await reflectionListOn(clientFor(pki.marketplace));
     assert.equal(denied.code, "PERMISSION_DENIED");
-    assert.equal(denied.details, 'Identity "marketplace" is not allowed to call /grpc.reflection.v1.ServerReflection/ServerReflectionInfo');
+    assert.equal(
+      denied.details,
+      'Identity "marketplace" is not allowed to call /grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+    );
     const allowed = await reflectionListOn(clientFor(pki.other));
     assert.equal(allowed.code, "OK");
     assert.notEqual(allowed.output, "0 bytes");
@@ -165,13 +189,23 @@ describe("authorization over mTLS (real sockets, grpc-js and Python)", () => {
       call.on("error", (error: { details: string }) => resolve(error.details));
       call.on("end", () => resolve("allowed"));
     });
-    assert.equal(stream, 'Identity "marketplace" is not allowed to call /kit.testing.v1.DummyService/ExecuteServerStream');
+    assert.equal(
+      stream,
+      'Identity "marketplace" is not allowed to call /kit.testing.v1.DummyService/ExecuteServerStream',
+    );
   });
 
   test("Python grpcio sees the same table", async () => {
     const ca = pki.ca.certFile;
     const results = await python.call(target, [
-      { name: "marketplace", ca, cert: pki.marketplace.certFile, key: pki.marketplace.keyFile, service: "dummy", input: "whoami" },
+      {
+        name: "marketplace",
+        ca,
+        cert: pki.marketplace.certFile,
+        key: pki.marketplace.keyFile,
+        service: "dummy",
+        input: "whoami",
+      },
       { name: "reporting", ca, cert: pki.other.certFile, key: pki.other.keyFile, service: "dummy", input: "whoami" },
       { name: "health", ca, cert: pki.other.certFile, key: pki.other.keyFile, service: "health" },
     ]);

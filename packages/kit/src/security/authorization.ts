@@ -37,7 +37,10 @@ export const DEFAULT_AUTHZ_POLICY: AuthzPolicy = {
 };
 
 const HEALTH_SERVICE = "grpc.health.v1.Health";
-const REFLECTION_SERVICES = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+const REFLECTION_SERVICES = new Set([
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
 const PATTERN = /^(\*|\/[A-Za-z_][\w.]*\/(\*|[A-Za-z_]\w*))$/;
 
 /** Thrown for a malformed policy; the message says which entry and why. */
@@ -116,7 +119,11 @@ function matches(pattern: string, path: string): boolean {
 /** The outcome of {@link authorize}. */
 export type AuthzDecision =
   | { readonly allowed: true; readonly reason: "health" | "policy" }
-  | { readonly allowed: false; readonly code: status.UNAUTHENTICATED | status.PERMISSION_DENIED; readonly message: string };
+  | {
+      readonly allowed: false;
+      readonly code: status.UNAUTHENTICATED | status.PERMISSION_DENIED;
+      readonly message: string;
+    };
 
 /** Decides whether `identity` may call the method at `path` under `policy`. Pure; no I/O. */
 export function authorize(policy: AuthzPolicy, identity: PeerIdentity | undefined, path: string): AuthzDecision {

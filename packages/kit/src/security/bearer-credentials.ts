@@ -81,7 +81,9 @@ export function createClientCredentialsTokenSource(options: ClientCredentialsOpt
       error?: unknown;
     };
     if (!response.ok || typeof json.access_token !== "string") {
-      throw new Error(`Token request to ${String(options.tokenUrl)} failed: HTTP ${response.status} ${String(json.error ?? "")}`);
+      throw new Error(
+        `Token request to ${String(options.tokenUrl)} failed: HTTP ${response.status} ${String(json.error ?? "")}`,
+      );
     }
     const lifetimeMs = typeof json.expires_in === "number" ? json.expires_in * 1000 : 60_000;
     cached = { token: json.access_token, renewAt: Date.now() + Math.max(0, lifetimeMs - skewMs) };

@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { type FSWatcher, readFileSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { experimental } from "@grpc/grpc-js";
+import type { experimental } from "@grpc/grpc-js";
 
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
@@ -61,7 +61,12 @@ interface Loaded {
   readonly notAfter: string | undefined;
 }
 
-function validate(files: CertificateFileProviderOptions, certificate?: Buffer, privateKey?: Buffer, ca?: Buffer): Loaded {
+function validate(
+  files: CertificateFileProviderOptions,
+  certificate?: Buffer,
+  privateKey?: Buffer,
+  ca?: Buffer,
+): Loaded {
   let serialNumber: string | undefined;
   let notAfter: string | undefined;
   if (certificate !== undefined && privateKey !== undefined) {

@@ -303,7 +303,10 @@ export async function createDevCertificates(options: DevCertificatesOptions): Pr
   const renewWithinMs = (options.renewWithinDays ?? 30) * 24 * 3600 * 1000;
   await mkdir(options.dir, { recursive: true });
   await mkdir(join(options.dir, "ca"), { recursive: true, mode: 0o700 });
-  const ca: CertificateAuthority = { certFile: join(options.dir, "ca.pem"), keyFile: join(options.dir, "ca", "ca.key") };
+  const ca: CertificateAuthority = {
+    certFile: join(options.dir, "ca.pem"),
+    keyFile: join(options.dir, "ca", "ca.key"),
+  };
 
   const haveCa = (await exists(ca.certFile)) && (await exists(ca.keyFile));
   if (haveCa && !options.force) {
@@ -355,7 +358,9 @@ export async function createDevCertificates(options: DevCertificatesOptions): Pr
       continue;
     }
     const issued = await issueCertificate({ ...leaf, ca });
-    log(`${label}: issued ${issued.certFile} serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()}`);
+    log(
+      `${label}: issued ${issued.certFile} serial ${issued.serialNumber}, valid until ${issued.notAfter.toISOString()}`,
+    );
   }
   return {
     ca,

@@ -116,7 +116,8 @@ export async function createDevTokenIssuer(
       send(response, 400, { error: "unsupported_grant_type" });
       return;
     }
-    const client = clientId !== undefined && Object.hasOwn(options.clients, clientId) ? options.clients[clientId] : undefined;
+    const client =
+      clientId !== undefined && Object.hasOwn(options.clients, clientId) ? options.clients[clientId] : undefined;
     if (!client || clientSecret === undefined || !secretsEqual(clientSecret, client.secret)) {
       send(response, 401, { error: "invalid_client" }, { "www-authenticate": 'Basic realm="dev-token-issuer"' });
       return;

@@ -8,4 +8,5 @@ export * from "./dev-token-issuer.js";
 export * from "./jwt-auth.js";
 export * from "./peer-identity.js";
 export * from "./probe-server.js";
+export * from "./security-from-env.js";
 export * from "./tls.js";

@@ -5,7 +5,11 @@ import { ChannelCredentials } from "@grpc/grpc-js";
 import { dummyV1 } from "@obfy/protos";
 import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
 import pino from "pino";
-import { createClientCredentialsTokenSource, InsecureTokenTransportError, withBearerToken } from "./bearer-credentials.js";
+import {
+  createClientCredentialsTokenSource,
+  InsecureTokenTransportError,
+  withBearerToken,
+} from "./bearer-credentials.js";
 import { createDevTokenIssuer, type DevTokenIssuer } from "./dev-token-issuer.js";
 import { createPythonStubs, type PythonStubs } from "./fixtures/python-client.js";
 import { type CallOutcome, executeOn, executeOnce, healthCheckOnce, startDummyServer } from "./fixtures/servers.js";
@@ -16,7 +20,12 @@ import { createChannelCredentials, createServerCredentials } from "./tls.js";
 const ISSUER = "https://idp.test/";
 const AUDIENCE = "recommendations";
 const SCOPES = { "/kit.testing.v1.DummyService/*": ["recommendations.read"] };
-const UNAUTHENTICATED: CallOutcome = { ok: false, code: "UNAUTHENTICATED", details: UNAUTHENTICATED_MESSAGE, output: null };
+const UNAUTHENTICATED: CallOutcome = {
+  ok: false,
+  code: "UNAUTHENTICATED",
+  details: UNAUTHENTICATED_MESSAGE,
+  output: null,
+};
 
 type Key = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
@@ -108,7 +117,10 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
       interceptors: [interceptor],
       logger: pino({ level: "info" }, logStream),
     });
-    const plaintext = await startDummyServer({ credentials: createServerCredentials({ mode: "off", reloadIntervalMs: 1000 }), interceptors: [interceptor] });
+    const plaintext = await startDummyServer({
+      credentials: createServerCredentials({ mode: "off", reloadIntervalMs: 1000 }),
+      interceptors: [interceptor],
+    });
     stops.push(
       () => secure.server.shutdown(),
       () => plaintext.server.shutdown(),
@@ -139,8 +151,14 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
   test("expired, wrong audience, wrong issuer and missing exp are UNAUTHENTICATED with a generic message", async () => {
     const expired = await sign(ec, "ES256", "ec-1", {}, { exp: Math.floor(Date.now() / 1000) - 120 });
     assert.deepEqual(await executeOn(client, "x", expired), UNAUTHENTICATED);
-    assert.deepEqual(await executeOn(client, "x", await sign(ec, "ES256", "ec-1", {}, { aud: "catalog" })), UNAUTHENTICATED);
-    assert.deepEqual(await executeOn(client, "x", await sign(ec, "ES256", "ec-1", {}, { iss: "https://evil/" })), UNAUTHENTICATED);
+    assert.deepEqual(
+      await executeOn(client, "x", await sign(ec, "ES256", "ec-1", {}, { aud: "catalog" })),
+      UNAUTHENTICATED,
+    );
+    assert.deepEqual(
+      await executeOn(client, "x", await sign(ec, "ES256", "ec-1", {}, { iss: "https://evil/" })),
+      UNAUTHENTICATED,
+    );
     const noExp = await new SignJWT({ scope: "recommendations.read", sub: "x" })
       .setProtectedHeader({ alg: "ES256", kid: "ec-1" })
       .setIssuer(ISSUER)
@@ -148,8 +166,14 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
       .sign(ec.privateKey);
     assert.deepEqual(await executeOn(client, "x", noExp), UNAUTHENTICATED);
     // The reason is in the server's log, not in the reply.
-    assert.ok(logLines.some((line) => line.includes("ERR_JWT_EXPIRED")), "expiry reason logged");
-    assert.ok(logLines.some((line) => line.includes('unexpected \\"aud\\" claim value')), "audience reason logged");
+    assert.ok(
+      logLines.some((line) => line.includes("ERR_JWT_EXPIRED")),
+      "expiry reason logged",
+    );
+    assert.ok(
+      logLines.some((line) => line.includes('unexpected \\"aud\\" claim value')),
+      "audience reason logged",
+    );
   });
 
   test("alg none, keys in the header, a forged signature and HMAC are refused", async () => {
@@ -160,7 +184,13 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
       .encode();
     assert.deepEqual(await executeOn(client, "x", none), UNAUTHENTICATED);
     // Signed by the attacker, with the attacker's public key offered in the header.
-    const embedded = await sign(attacker, "ES256", "ec-1", {}, { header: { jwk: { kty: "EC", crv: "P-256", x: attacker.jwk.x, y: attacker.jwk.y } } });
+    const embedded = await sign(
+      attacker,
+      "ES256",
+      "ec-1",
+      {},
+      { header: { jwk: { kty: "EC", crv: "P-256", x: attacker.jwk.x, y: attacker.jwk.y } } },
+    );
     assert.deepEqual(await executeOn(client, "x", embedded), UNAUTHENTICATED);
     const jku = await sign(attacker, "ES256", "ec-1", {}, { header: { jku: "https://evil/jwks.json" } });
     assert.deepEqual(await executeOn(client, "x", jku), UNAUTHENTICATED);
@@ -173,7 +203,10 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
       .setExpirationTime("5m")
       .sign(new TextEncoder().encode(JSON.stringify(ec.jwk)));
     assert.deepEqual(await executeOn(client, "x", hmac), UNAUTHENTICATED);
-    assert.ok(logLines.some((line) => line.includes("key reference (jwk)")), "embedded-key reason logged");
+    assert.ok(
+      logLines.some((line) => line.includes("key reference (jwk)")),
+      "embedded-key reason logged",
+    );
   });
 
   test("no token or a malformed header is UNAUTHENTICATED; health needs no token", async () => {
@@ -201,11 +234,14 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
       details: "bearer tokens require TLS",
       output: null,
     });
-    assert.throws(() => withBearerToken(ChannelCredentials.createInsecure(), () => token), (error: unknown) => {
-      assert.ok(error instanceof InsecureTokenTransportError);
-      assert.match(error.message, /^bearer tokens require TLS/);
-      return true;
-    });
+    assert.throws(
+      () => withBearerToken(ChannelCredentials.createInsecure(), () => token),
+      (error: unknown) => {
+        assert.ok(error instanceof InsecureTokenTransportError);
+        assert.match(error.message, /^bearer tokens require TLS/);
+        return true;
+      },
+    );
   });
 
   test("Python grpcio: valid, expired and missing tokens", async () => {
@@ -252,7 +288,12 @@ describe("development token issuer (OAuth2 client credentials) with a remote JWK
         reloadIntervalMs: 60_000,
       }),
       interceptors: [
-        createJwtAuthInterceptor({ jwksUrl: issuer.jwksUrl, issuer: issuer.issuer, audience: AUDIENCE, requiredScopes: SCOPES }),
+        createJwtAuthInterceptor({
+          jwksUrl: issuer.jwksUrl,
+          issuer: issuer.issuer,
+          audience: AUDIENCE,
+          requiredScopes: SCOPES,
+        }),
       ],
     });
     target = started.target;
@@ -283,7 +324,11 @@ describe("development token issuer (OAuth2 client credentials) with a remote JWK
   });
 
   test("a client without the scope is denied; bad client secrets and grants get OAuth2 errors", async () => {
-    const getToken = createClientCredentialsTokenSource({ tokenUrl: issuer.tokenUrl, clientId: "catalog", clientSecret: "other" });
+    const getToken = createClientCredentialsTokenSource({
+      tokenUrl: issuer.tokenUrl,
+      clientId: "catalog",
+      clientSecret: "other",
+    });
     const client = new dummyV1.DummyServiceClient(target, withBearerToken(tls(), getToken));
     try {
       assert.equal((await executeOn(client, "x")).code, "PERMISSION_DENIED");
@@ -291,17 +336,25 @@ describe("development token issuer (OAuth2 client credentials) with a remote JWK
       client.close();
     }
     const post = (body: Record<string, string>) =>
-      fetch(issuer.tokenUrl, { method: "POST", body: new URLSearchParams(body) }).then(async (r) => [r.status, await r.json()]);
-    assert.deepEqual(await post({ grant_type: "client_credentials", client_id: "marketplace", client_secret: "nope" }), [
-      401,
-      { error: "invalid_client" },
-    ]);
+      fetch(issuer.tokenUrl, { method: "POST", body: new URLSearchParams(body) }).then(async (r) => [
+        r.status,
+        await r.json(),
+      ]);
+    assert.deepEqual(
+      await post({ grant_type: "client_credentials", client_id: "marketplace", client_secret: "nope" }),
+      [401, { error: "invalid_client" }],
+    );
     assert.deepEqual(await post({ grant_type: "password", client_id: "marketplace", client_secret: "s3cret" }), [
       400,
       { error: "unsupported_grant_type" },
     ]);
     assert.deepEqual(
-      await post({ grant_type: "client_credentials", client_id: "marketplace", client_secret: "s3cret", scope: "admin" }),
+      await post({
+        grant_type: "client_credentials",
+        client_id: "marketplace",
+        client_secret: "s3cret",
+        scope: "admin",
+      }),
       [400, { error: "invalid_scope", error_description: "not allowed: admin" }],
     );
     const jwks = (await (await fetch(issuer.jwksUrl)).json()) as { keys: Array<{ alg: string; d?: string }> };

@@ -93,7 +93,8 @@ export function readJwtAuthConfig(env: NodeJS.ProcessEnv = process.env): JwtAuth
   const issuer = env.AUTH_ISSUER?.trim();
   const audience = env.AUTH_AUDIENCE?.trim();
   if (!issuer) throw new JwtConfigError("AUTH_JWKS_URL is set, so AUTH_ISSUER must be set too (the token issuer)");
-  if (!audience) throw new JwtConfigError("AUTH_JWKS_URL is set, so AUTH_AUDIENCE must be set too (this API's audience)");
+  if (!audience)
+    throw new JwtConfigError("AUTH_JWKS_URL is set, so AUTH_AUDIENCE must be set too (this API's audience)");
   let requiredScopes: RequiredScopes = {};
   const rawScopes = env.AUTH_REQUIRED_SCOPES?.trim();
   if (rawScopes) {
@@ -109,7 +110,9 @@ export function readJwtAuthConfig(env: NodeJS.ProcessEnv = process.env): JwtAuth
       !Array.isArray(parsed) &&
       Object.values(parsed).every((v) => Array.isArray(v) && v.every((s) => typeof s === "string"));
     if (!valid) {
-      throw new JwtConfigError('AUTH_REQUIRED_SCOPES must map methods to scope lists, e.g. {"/pkg.Service/*": ["read"]}');
+      throw new JwtConfigError(
+        'AUTH_REQUIRED_SCOPES must map methods to scope lists, e.g. {"/pkg.Service/*": ["read"]}',
+      );
     }
     requiredScopes = parsed as RequiredScopes;
   }

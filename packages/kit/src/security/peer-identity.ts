@@ -79,7 +79,8 @@ export function identityFromCertificate(
 ): PeerIdentity | undefined {
   const prefix = `spiffe://${trustDomain}/`;
   const spiffe = parseSubjectAltNames(certificate.subjectaltname).find(
-    (entry) => entry.type === "URI" && entry.value.startsWith(prefix) && WORKLOAD_NAME.test(entry.value.slice(prefix.length)),
+    (entry) =>
+      entry.type === "URI" && entry.value.startsWith(prefix) && WORKLOAD_NAME.test(entry.value.slice(prefix.length)),
   );
   const cn: unknown = certificate.subject?.CN;
   const commonName = typeof cn === "string" ? cn : Array.isArray(cn) && typeof cn[0] === "string" ? cn[0] : undefined;

@@ -35,10 +35,21 @@ describe("plaintext probe port next to an mTLS server", () => {
   });
 
   test("serves health in plaintext with the main server's status", async () => {
-    assert.deepEqual(await healthCheckOnce(`127.0.0.1:${probe.port}`, insecure), { ok: true, code: "OK", details: "", output: "1" });
-    assert.equal((await healthCheckOnce(`127.0.0.1:${probe.port}`, insecure, "kit.testing.v1.DummyService")).output, "1");
+    assert.deepEqual(await healthCheckOnce(`127.0.0.1:${probe.port}`, insecure), {
+      ok: true,
+      code: "OK",
+      details: "",
+      output: "1",
+    });
+    assert.equal(
+      (await healthCheckOnce(`127.0.0.1:${probe.port}`, insecure, "kit.testing.v1.DummyService")).output,
+      "1",
+    );
     main.server.health.setStatus("kit.testing.v1.DummyService", "NOT_SERVING");
-    assert.equal((await healthCheckOnce(`127.0.0.1:${probe.port}`, insecure, "kit.testing.v1.DummyService")).output, "2");
+    assert.equal(
+      (await healthCheckOnce(`127.0.0.1:${probe.port}`, insecure, "kit.testing.v1.DummyService")).output,
+      "2",
+    );
     main.server.health.setStatus("kit.testing.v1.DummyService", "SERVING");
   });
 

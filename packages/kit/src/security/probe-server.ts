@@ -36,8 +36,10 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
   const server = new Server();
   options.health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(options.host ?? "0.0.0.0", options.port), ServerCredentials.createInsecure(), (error, p) =>
-      error ? reject(error) : resolve(p),
+    server.bindAsync(
+      hostPort(options.host ?? "0.0.0.0", options.port),
+      ServerCredentials.createInsecure(),
+      (error, p) => (error ? reject(error) : resolve(p)),
     );
   });
   return {

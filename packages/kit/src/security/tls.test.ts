@@ -5,9 +5,9 @@ import { ChannelCredentials } from "@grpc/grpc-js";
 import { dummyV1 } from "@obfy/protos";
 import { createAuthorizationInterceptor } from "./authorization.js";
 import { TlsConfigError } from "./certificate-file-provider.js";
-import { createTestPki, type Pair, type TestPki } from "./fixtures/test-pki.js";
 import { createPythonStubs, type PythonStubs } from "./fixtures/python-client.js";
 import { clientHandshakeError, executeOn, executeOnce, servedSerial, startDummyServer } from "./fixtures/servers.js";
+import { createTestPki, type Pair, type TestPki } from "./fixtures/test-pki.js";
 import { createChannelCredentials, createServerCredentials, readTlsConfig, type TlsConfig } from "./tls.js";
 
 describe("readTlsConfig", () => {
@@ -25,7 +25,10 @@ describe("readTlsConfig", () => {
   test("mtls without TLS_CA_FILE is a configuration error on both sides", () => {
     const env = { TLS_MODE: "mtls", TLS_CERT_FILE: "/c.pem", TLS_KEY_FILE: "/c.key" };
     assert.throws(() => readTlsConfig(env, "server"), /TLS_MODE=mtls requires TLS_CA_FILE \(the CA that signs client/);
-    assert.throws(() => readTlsConfig(env, "client"), /TLS_MODE=mtls requires TLS_CA_FILE \(the CA that signs the server/);
+    assert.throws(
+      () => readTlsConfig(env, "client"),
+      /TLS_MODE=mtls requires TLS_CA_FILE \(the CA that signs the server/,
+    );
   });
 
   test("a TLS server needs its certificate and key; a TLS client needs neither", () => {
@@ -52,12 +55,20 @@ describe("credentials from files", () => {
   after(() => pki.remove());
 
   test("a missing file fails at start with the path in the message", () => {
-    const config: TlsConfig = { mode: "tls", certFile: `${pki.dir}/nope.pem`, keyFile: pki.server.keyFile, reloadIntervalMs: 1000 };
-    assert.throws(() => createServerCredentials(config), (error: unknown) => {
-      assert.ok(error instanceof TlsConfigError);
-      assert.match(error.message, /Cannot read certificate file .*nope\.pem: ENOENT/);
-      return true;
-    });
+    const config: TlsConfig = {
+      mode: "tls",
+      certFile: `${pki.dir}/nope.pem`,
+      keyFile: pki.server.keyFile,
+      reloadIntervalMs: 1000,
+    };
+    assert.throws(
+      () => createServerCredentials(config),
+      (error: unknown) => {
+        assert.ok(error instanceof TlsConfigError);
+        assert.match(error.message, /Cannot read certificate file .*nope\.pem: ENOENT/);
+        return true;
+      },
+    );
   });
 
   test("a key that does not belong to the certificate is refused", () => {

@@ -1,10 +1,10 @@
 import {
   ChannelCredentials,
   experimental,
-  type ServerInterceptingCallInterface,
-  ServerInterceptingCall,
-  ServerCredentials,
   type ServerInterceptor as GrpcServerInterceptor,
+  ServerCredentials,
+  ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
 } from "@grpc/grpc-js";
 import { envInt } from "../config.js";
 import {

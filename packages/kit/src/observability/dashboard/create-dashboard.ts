@@ -111,6 +111,7 @@ function page(basePath: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Online Books For You: live dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${basePath}/uplot.css">
 <link rel="stylesheet" href="${basePath}/app.css">
 <script defer src="${basePath}/uplot.js"></script>

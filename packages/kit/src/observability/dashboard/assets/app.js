@@ -29,17 +29,18 @@ function kpi(parent, label) {
   return value;
 }
 
-function chartWidth(card) {
-  return Math.max(280, Math.floor((card.clientWidth - 48) / 2));
+function chartWidth(charts) {
+  // Two charts side by side in the card's content box, 16 px apart.
+  return Math.max(280, Math.floor((charts.clientWidth - 16) / 2));
 }
 
-function makePlot(card, container, title, series) {
+function makePlot(charts, container, title, series, axes) {
   const opts = {
     title,
-    width: chartWidth(card),
+    width: chartWidth(charts),
     height: 180,
     scales: { x: { time: true } },
-    axes: [{}, { size: 60 }],
+    axes: [{}, { size: 60 }, ...axes],
     series: [{}, ...series],
     legend: { live: false },
   };
@@ -91,15 +92,27 @@ function createCard(target) {
   card.append(table);
   targetsEl.append(card);
 
-  const traffic = makePlot(card, trafficBox, "Throughput", [
-    { label: "req/s", stroke: "#2563eb", width: 2 },
-    { label: "error %", stroke: "#dc2626", width: 2, scale: "%" },
-  ]);
-  const latency = makePlot(card, latencyBox, "Latency (ms)", [
-    { label: "p50", stroke: "#059669", width: 2 },
-    { label: "p99", stroke: "#d97706", width: 2 },
-  ]);
-  return { card, pill, error, values, tbody, traffic, latency };
+  const traffic = makePlot(
+    charts,
+    trafficBox,
+    "Throughput",
+    [
+      { label: "req/s", stroke: "#2563eb", width: 2 },
+      { label: "error %", stroke: "#dc2626", width: 2, scale: "%" },
+    ],
+    [{ scale: "%", side: 1, size: 50, grid: { show: false } }],
+  );
+  const latency = makePlot(
+    charts,
+    latencyBox,
+    "Latency (ms)",
+    [
+      { label: "p50", stroke: "#059669", width: 2 },
+      { label: "p99", stroke: "#d97706", width: 2 },
+    ],
+    [],
+  );
+  return { charts, pill, error, values, tbody, traffic, latency };
 }
 
 const KIND_LABELS = { grpc_server: "served", grpc_client: "calls out", http: "HTTP" };
@@ -176,7 +189,7 @@ async function refresh() {
 
 window.addEventListener("resize", () => {
   for (const view of cards.values()) {
-    const width = chartWidth(view.card);
+    const width = chartWidth(view.charts);
     view.traffic.setSize({ width, height: 180 });
     view.latency.setSize({ width, height: 180 });
   }
