@@ -266,9 +266,13 @@ export function codecMarkdown(result: CodecResult): string {
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
   const quick = process.env.BENCH_QUICK === "1";
-  const result = await runCodecBench(
-    quick ? { rounds: 3, roundMs: 150, warmupMs: 150 } : { rounds: 7, roundMs: 400, warmupMs: 500 },
-  );
-  if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify(result)}\n`);
+  const options: MicroOptions = process.env.BENCH_CODEC_OPTIONS
+    ? (JSON.parse(process.env.BENCH_CODEC_OPTIONS) as MicroOptions)
+    : quick
+      ? { rounds: 3, roundMs: 100, warmupMs: 100 }
+      : { rounds: 7, roundMs: 300, warmupMs: 300 };
+  const result = await runCodecBench(options);
+  // --json-event: one protocol line for the suite that runs this file as a child process.
+  if (process.argv.includes("--json-event")) process.stdout.write(`${JSON.stringify({ event: "codec", result })}\n`);
   else process.stdout.write(`${codecMarkdown(result)}\n`);
 }

@@ -102,6 +102,13 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
   t.after(async () => {
     // Processes first: a namespace that still has processes outlives `ip netns del`.
     await Promise.all(processes.map((p) => p.stop()));
+    // MULTI_HOST_LOG_DIR keeps every process's output for a post-mortem (e.g. with GRPC_TRACE set).
+    const logDir = process.env.MULTI_HOST_LOG_DIR;
+    if (logDir !== undefined && logDir !== "") {
+      await mkdir(logDir, { recursive: true });
+      for (const p of processes) await writeFile(join(logDir, `${p.label}.log`), `${p.lines.join("\n")}\n`);
+      t.diagnostic(`process logs written to ${logDir}`);
+    }
     const problems = (await lab?.destroy()) ?? [];
     assert.deepEqual(problems, [], "lab teardown left something behind");
   });

@@ -27,7 +27,8 @@ export function groupedBars(options: {
   title: string;
   rows: readonly { group: string; series: string; value: number }[];
   valueTitle: string;
-  groupTitle: string;
+  /** Axis title under the groups; null for none. */
+  groupTitle: string | null;
 }): TopLevelSpec {
   return {
     ...base,

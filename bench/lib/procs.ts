@@ -292,7 +292,11 @@ export async function waitForTcp(port: number, timeoutMs: number, exited?: Promi
     if (ok) return;
     await delay(5);
   }
-  throw new Error(gone ? `process exited before 127.0.0.1:${port} accepted connections` : `127.0.0.1:${port} not accepting after ${timeoutMs} ms`);
+  throw new Error(
+    gone
+      ? `process exited before 127.0.0.1:${port} accepted connections`
+      : `127.0.0.1:${port} not accepting after ${timeoutMs} ms`,
+  );
 }
 
 /** Polls grpc.health.v1 Check (whole server) until SERVING; bounded by `timeoutMs`. */

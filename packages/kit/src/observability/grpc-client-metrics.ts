@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { type Interceptor, InterceptingCall } from "@grpc/grpc-js";
+import { InterceptingCall, type Interceptor } from "@grpc/grpc-js";
 import { type Counter, Histogram, type Registry } from "prom-client";
 import { GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-server-metrics.js";
 import { grpcType, splitMethodPath, statusName } from "./grpc-status-names.js";
@@ -30,7 +30,12 @@ interface BoundMethod {
  */
 export function createGrpcClientMetricsInterceptor(registry: Registry): Interceptor {
   const labelNames: MethodLabels[] = ["grpc_type", "grpc_service", "grpc_method"];
-  const started = counter(registry, "grpc_client_started_total", "Total number of RPCs started on the client.", labelNames);
+  const started = counter(
+    registry,
+    "grpc_client_started_total",
+    "Total number of RPCs started on the client.",
+    labelNames,
+  );
   const handled = counter(
     registry,
     "grpc_client_handled_total",
@@ -43,7 +48,12 @@ export function createGrpcClientMetricsInterceptor(registry: Registry): Intercep
     "Total number of RPC stream messages received by the client.",
     labelNames,
   );
-  const sent = counter(registry, "grpc_client_msg_sent_total", "Total number of gRPC stream messages sent by the client.", labelNames);
+  const sent = counter(
+    registry,
+    "grpc_client_msg_sent_total",
+    "Total number of gRPC stream messages sent by the client.",
+    labelNames,
+  );
   const seconds = new Histogram({
     name: "grpc_client_handling_seconds",
     help: "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",

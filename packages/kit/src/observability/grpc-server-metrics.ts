@@ -7,7 +7,9 @@ import { statusName } from "./grpc-status-names.js";
 import { counter } from "./prom-helpers.js";
 
 /** go-grpc-prometheus' default handling-time buckets (Prometheus `DefBuckets`), in seconds. */
-export const GRPC_HANDLING_SECONDS_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const GRPC_HANDLING_SECONDS_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 type MethodLabels = "grpc_type" | "grpc_service" | "grpc_method";
 
@@ -36,7 +38,12 @@ interface BoundMethod {
  */
 export function createGrpcServerMetricsInterceptor(registry: Registry): ServerInterceptor {
   const labelNames: MethodLabels[] = ["grpc_type", "grpc_service", "grpc_method"];
-  const started = counter(registry, "grpc_server_started_total", "Total number of RPCs started on the server.", labelNames);
+  const started = counter(
+    registry,
+    "grpc_server_started_total",
+    "Total number of RPCs started on the server.",
+    labelNames,
+  );
   const handled = counter(
     registry,
     "grpc_server_handled_total",
@@ -49,7 +56,12 @@ export function createGrpcServerMetricsInterceptor(registry: Registry): ServerIn
     "Total number of RPC stream messages received on the server.",
     labelNames,
   );
-  const sent = counter(registry, "grpc_server_msg_sent_total", "Total number of gRPC stream messages sent by the server.", labelNames);
+  const sent = counter(
+    registry,
+    "grpc_server_msg_sent_total",
+    "Total number of gRPC stream messages sent by the server.",
+    labelNames,
+  );
   const seconds = new Histogram({
     name: "grpc_server_handling_seconds",
     help: "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",

@@ -1,4 +1,4 @@
-import { type Interceptor, InterceptingCall, status } from "@grpc/grpc-js";
+import { InterceptingCall, type Interceptor, status } from "@grpc/grpc-js";
 import {
   type Attributes,
   context,

@@ -59,7 +59,10 @@ export function createHttpTracingPlugin(options: HttpTracingPluginOptions = {}):
     }
     if (statusCode !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, statusCode);
     if (statusCode === undefined || statusCode >= 500) {
-      span.setStatus({ code: SpanStatusCode.ERROR, ...(statusCode === undefined ? { message: "request aborted" } : {}) });
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        ...(statusCode === undefined ? { message: "request aborted" } : {}),
+      });
     }
     span.end();
   };

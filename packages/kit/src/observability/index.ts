@@ -1,6 +1,15 @@
-export { GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-server-metrics.js";
-export { createGrpcServerMetricsInterceptor } from "./grpc-server-metrics.js";
+export {
+  type CreateDashboardOptions,
+  createDashboard,
+  type Dashboard,
+  type DashboardSummary,
+  type DashboardTarget,
+  type TargetSummary,
+} from "./dashboard/create-dashboard.js";
+export { type ChartPoint, histogramQuantile, type SeriesKind, type SeriesStats } from "./dashboard/dashboard-model.js";
 export { createGrpcClientMetricsInterceptor } from "./grpc-client-metrics.js";
+export { createGrpcServerMetricsInterceptor, GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-server-metrics.js";
+export { statusName } from "./grpc-status-names.js";
 export {
   ATTR_RPC_GRPC_STATUS_CODE,
   ATTR_RPC_METHOD,
@@ -10,7 +19,6 @@ export {
   createGrpcServerTracingInterceptor,
   type GrpcTracingOptions,
 } from "./grpc-tracing.js";
-export { statusName } from "./grpc-status-names.js";
 export {
   createHttpMetricsPlugin,
   HTTP_SERVER_DURATION_BUCKETS,
@@ -22,15 +30,12 @@ export { createHttpTracingPlugin, type HttpTracingPluginOptions } from "./http-t
 export * from "./metrics.js";
 export * from "./metrics-server.js";
 export * from "./process-error-handlers.js";
+export {
+  findSamples,
+  type PromExposition,
+  type PromSample,
+  parsePrometheusText,
+  sumSamples,
+} from "./prometheus-text.js";
 export * from "./trace-log-mixin.js";
 export * from "./tracing.js";
-export {
-  type CreateDashboardOptions,
-  createDashboard,
-  type Dashboard,
-  type DashboardSummary,
-  type DashboardTarget,
-  type TargetSummary,
-} from "./dashboard/create-dashboard.js";
-export { type ChartPoint, histogramQuantile, type SeriesKind, type SeriesStats } from "./dashboard/dashboard-model.js";
-export { findSamples, type PromExposition, type PromSample, parsePrometheusText, sumSamples } from "./prometheus-text.js";

@@ -105,7 +105,10 @@ export interface MetricsConfig {
  * does) or `off` to run without a metrics server; `defaultPort` applies when it is unset (the
  * kit's convention: 9464 for Recommendations, 9465 for the Marketplace).
  */
-export function readMetricsConfig(env: Readonly<Record<string, string | undefined>>, defaultPort: number): MetricsConfig {
+export function readMetricsConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  defaultPort: number,
+): MetricsConfig {
   const host = envString(env, "METRICS_HOST", "0.0.0.0");
   const raw = env.METRICS_PORT?.trim() ?? "";
   if (raw === "") return { host, port: defaultPort };

@@ -67,7 +67,10 @@ describe("gRPC server metrics", () => {
     assert.equal(value(metricsText, "grpc_server_handling_seconds_bucket", { ...EXECUTE, le: "+Inf" }), 6);
 
     const serverStream = { grpc_service: "kit.testing.v1.DummyService", grpc_method: "ExecuteServerStream" };
-    assert.equal(value(metricsText, "grpc_server_handled_total", { ...serverStream, grpc_type: "server_stream", grpc_code: "OK" }), 1);
+    assert.equal(
+      value(metricsText, "grpc_server_handled_total", { ...serverStream, grpc_type: "server_stream", grpc_code: "OK" }),
+      1,
+    );
     assert.equal(value(metricsText, "grpc_server_msg_sent_total", serverStream), 3);
     assert.equal(value(metricsText, "grpc_server_msg_received_total", serverStream), 1);
     const clientStream = { grpc_type: "client_stream", grpc_method: "ExecuteClientStream" };
@@ -78,7 +81,11 @@ describe("gRPC server metrics", () => {
     assert.equal(value(metricsText, "grpc_server_msg_sent_total", bidi), 2);
 
     // Process metrics from collectDefaultMetrics are there too.
-    for (const name of ["process_cpu_user_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_p99_seconds"]) {
+    for (const name of [
+      "process_cpu_user_seconds_total",
+      "process_resident_memory_bytes",
+      "nodejs_eventloop_lag_p99_seconds",
+    ]) {
       hasFamily(metricsText, name);
     }
   });
@@ -163,9 +170,15 @@ describe("HTTP server metrics (fastify)", () => {
     assert.equal(count({ ...route, http_response_status_code: "404" }), 1);
     assert.equal(count({ http_request_method: "GET", http_route: "unmatched", http_response_status_code: "404" }), 2);
     assert.equal(count({ http_request_method: "_OTHER", http_route: "unmatched" }), 1);
-    const routes = new Set(findSamples(metricsText, "http_server_request_duration_seconds_count").map((m) => m.labels.http_route));
+    const routes = new Set(
+      findSamples(metricsText, "http_server_request_duration_seconds_count").map((m) => m.labels.http_route),
+    );
     assert.deepEqual([...routes].sort(), ["/books/:id", "unmatched"], "no raw URL is a label value");
-    assert.equal(findSamples(metricsText, "http_server_request_duration_seconds_bucket", { le: "0.075" }).length, 4, "OTel semconv buckets");
+    assert.equal(
+      findSamples(metricsText, "http_server_request_duration_seconds_bucket", { le: "0.075" }).length,
+      4,
+      "OTel semconv buckets",
+    );
   });
 });
 
@@ -189,10 +202,16 @@ describe("metrics server", () => {
 
   it("reads METRICS_PORT: default, a port, 0, off, and rejects garbage", () => {
     assert.deepEqual(readMetricsConfig({}, 9464), { host: "0.0.0.0", port: 9464 });
-    assert.deepEqual(readMetricsConfig({ METRICS_PORT: "9999", METRICS_HOST: "::1" }, 9464), { host: "::1", port: 9999 });
+    assert.deepEqual(readMetricsConfig({ METRICS_PORT: "9999", METRICS_HOST: "::1" }, 9464), {
+      host: "::1",
+      port: 9999,
+    });
     assert.equal(readMetricsConfig({ METRICS_PORT: "0" }, 9465).port, 0);
     assert.equal(readMetricsConfig({ METRICS_PORT: "off" }, 9465).port, undefined);
-    assert.throws(() => readMetricsConfig({ METRICS_PORT: "abc" }, 9465), /METRICS_PORT must be an integer between 0 and 65535 or "off", got "abc"/);
+    assert.throws(
+      () => readMetricsConfig({ METRICS_PORT: "abc" }, 9465),
+      /METRICS_PORT must be an integer between 0 and 65535 or "off", got "abc"/,
+    );
     assert.throws(() => readMetricsConfig({ METRICS_PORT: "70000" }, 9465), /METRICS_PORT/);
   });
 });

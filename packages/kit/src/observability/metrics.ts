@@ -1,6 +1,6 @@
 import type { Interceptor } from "@grpc/grpc-js";
 import type { FastifyPluginCallback } from "fastify";
-import { collectDefaultMetrics, type Counter, Registry } from "prom-client";
+import { type Counter, collectDefaultMetrics, Registry } from "prom-client";
 import type { ServerInterceptor } from "../interceptor.js";
 import { createGrpcClientMetricsInterceptor } from "./grpc-client-metrics.js";
 import { createGrpcServerMetricsInterceptor } from "./grpc-server-metrics.js";

@@ -54,7 +54,7 @@ describe("installProcessErrorHandlers", () => {
     const { code, lines } = await run("rejection");
     assert.equal(code, 1);
     const line = lines.find((l) => l.kind === "unhandled_rejection");
-    assert.equal((line?.err as { message?: string }).message, "nobody caught me");
+    assert.equal((line?.err as { message?: string } | undefined)?.message, "nobody caught me");
     assert.equal(line?.msg, "Unhandled promise rejection: exiting");
   });
 

@@ -101,6 +101,10 @@ export function findSamples(
 }
 
 /** The sum of the samples {@link findSamples} finds (0 when none). */
-export function sumSamples(exposition: PromExposition, name: string, labels: Readonly<Record<string, string>> = {}): number {
+export function sumSamples(
+  exposition: PromExposition,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number {
   return findSamples(exposition, name, labels).reduce((total, s) => total + s.value, 0);
 }

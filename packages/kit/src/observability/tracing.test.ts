@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
 import { PassThrough } from "node:stream";
+import { after, describe, it } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
 import { dummyClient } from "@obfy/kit/testing";
 import { dummyV1 } from "@obfy/protos";
@@ -114,9 +114,21 @@ describe("gRPC tracing", () => {
       assert.equal(span.attributes["rpc.method"], "Execute");
       assert.equal(span.attributes["rpc.grpc.status_code"], 0);
     }
-    assert.equal(serverA.parentSpanContext?.spanId, INCOMING_SPAN_ID, "A's server span continues the incoming traceparent");
-    assert.equal(clientA.parentSpanContext?.spanId, serverA.spanContext().spanId, "A's client span is a child of its server span");
-    assert.equal(serverB.parentSpanContext?.spanId, clientA.spanContext().spanId, "B's server span is a child of A's client span");
+    assert.equal(
+      serverA.parentSpanContext?.spanId,
+      INCOMING_SPAN_ID,
+      "A's server span continues the incoming traceparent",
+    );
+    assert.equal(
+      clientA.parentSpanContext?.spanId,
+      serverA.spanContext().spanId,
+      "A's client span is a child of its server span",
+    );
+    assert.equal(
+      serverB.parentSpanContext?.spanId,
+      clientA.spanContext().spanId,
+      "B's server span is a child of A's client span",
+    );
     assert.equal(serverA.resource.attributes["service.name"], "service-a");
     assert.equal(serverB.resource.attributes["service.name"], "service-b");
 
@@ -175,7 +187,11 @@ describe("HTTP tracing (fastify)", () => {
     assert.equal(books.attributes["http.request.method"], "GET");
     assert.equal(books.attributes["http.response.status_code"], 200);
     const grpcClient = byKind(exporterA.getFinishedSpans(), SpanKind.CLIENT);
-    assert.equal(grpcClient.parentSpanContext?.spanId, books.spanContext().spanId, "the gRPC call is a child of the request");
+    assert.equal(
+      grpcClient.parentSpanContext?.spanId,
+      books.spanContext().spanId,
+      "the gRPC call is a child of the request",
+    );
     const serverB = byKind(exporterB.getFinishedSpans(), SpanKind.SERVER);
     assert.equal(serverB.spanContext().traceId, INCOMING_TRACE_ID);
     assert.equal(serverB.parentSpanContext?.spanId, grpcClient.spanContext().spanId);
@@ -183,7 +199,10 @@ describe("HTTP tracing (fastify)", () => {
     const boom = httpSpans.find((span) => span.name === "GET /boom");
     assert.equal(boom?.status.code, SpanStatusCode.ERROR);
     assert.equal(boom?.attributes["http.response.status_code"], 500);
-    assert.ok(boom?.events.some((event) => event.name === "exception"), "the error is recorded on the span");
+    assert.ok(
+      boom?.events.some((event) => event.name === "exception"),
+      "the error is recorded on the span",
+    );
   });
 });
 

@@ -36,7 +36,8 @@ export interface SecurityFromEnvOptions {
  * - `TLS_MODE`/`TLS_*`: transport credentials whose certificates reload when the files change;
  * - with `TLS_MODE=mtls`: the authorization policy (`AUTHZ_POLICY` / `AUTHZ_POLICY_FILE`, default:
  *   the marketplace may call the Recommendations APIs) enforced on every call, health and
- *   reflection included, and the caller's identity put on the call context;
+ *   reflection included, and the caller's identity put on the call context (`AUTHZ_TRUST_DOMAIN`:
+ *   the SPIFFE trust domain whose URI SANs name identities, default `online-books`);
  * - with `AUTH_JWKS_URL` (+ `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_REQUIRED_SCOPES`): bearer-token
  *   authentication (requires `TLS_MODE` tls or mtls). With mTLS too, a caller needs both.
  * - `HEALTH_PORT`: reported for {@link startProbeServer}.
@@ -52,12 +53,14 @@ export function createServerSecurity(
     throw new JwtConfigError("AUTH_JWKS_URL needs TLS_MODE=tls or mtls: bearer tokens must not travel in plaintext");
   }
   const policy = tls.mode === "mtls" ? readAuthzPolicy(env) : undefined;
+  const trustDomain = env.AUTHZ_TRUST_DOMAIN?.trim() || undefined;
+  const authz = { policy: policy ?? { allow: {} }, ...(trustDomain ? { trustDomain } : {}) };
   const interceptors: ServerInterceptor[] = [];
   if (jwt) interceptors.push(createJwtAuthInterceptor(jwt));
-  if (policy) interceptors.push(createAuthorizationInterceptor({ policy }));
+  if (policy) interceptors.push(createAuthorizationInterceptor(authz));
   const credentials = createServerCredentials(tls, {
     ...(options.log ? { log: options.log } : {}),
-    interceptors: policy ? [createGrpcAuthorizationInterceptor({ policy })] : [],
+    interceptors: policy ? [createGrpcAuthorizationInterceptor(authz)] : [],
   });
   const healthPort = env.HEALTH_PORT?.trim()
     ? envInt(env, "HEALTH_PORT", undefined, { min: 0, max: 65535 })

@@ -2,7 +2,15 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import type { AdminHttpHandler } from "../metrics-server.js";
-import { type ChartPoint, chartPoint, type SeriesKind, type SeriesStats, type Snapshot, seriesStats, snapshotFromText } from "./dashboard-model.js";
+import {
+  type ChartPoint,
+  chartPoint,
+  type SeriesKind,
+  type SeriesStats,
+  type Snapshot,
+  seriesStats,
+  snapshotFromText,
+} from "./dashboard-model.js";
 
 /** A service the dashboard watches. */
 export interface DashboardTarget {
@@ -90,7 +98,10 @@ function loadAssets(): Map<string, Asset> {
   return new Map<string, Asset>([
     ["app.js", { body: file(new URL("app.js", ASSETS)), contentType: "text/javascript; charset=utf-8" }],
     ["app.css", { body: file(new URL("app.css", ASSETS)), contentType: "text/css; charset=utf-8" }],
-    ["uplot.js", { body: file(require.resolve("uplot/dist/uPlot.iife.min.js")), contentType: "text/javascript; charset=utf-8" }],
+    [
+      "uplot.js",
+      { body: file(require.resolve("uplot/dist/uPlot.iife.min.js")), contentType: "text/javascript; charset=utf-8" },
+    ],
     ["uplot.css", { body: file(require.resolve("uplot/dist/uPlot.min.css")), contentType: "text/css; charset=utf-8" }],
   ]);
 }
@@ -176,7 +187,8 @@ export function createDashboard(options: CreateDashboardOptions): Dashboard {
       state.error = null;
       state.lastScrapeAt = snapshot.at;
     } catch (error) {
-      state.error = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+      state.error =
+        error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
     }
   };
 

@@ -66,7 +66,11 @@ describe("dashboard", () => {
       for (let i = 0; i < 20_000 && !stop && Date.now() < until; i++) {
         // Failures here show up as missing numbers on the page, which the test asserts on.
         await grpc.execute(i % 10 === 9 ? "missing" : `book-${i}`).catch(() => undefined);
-        if (i % 4 === 0) await fetch(`${webBase}/books/${i}`).then((r) => r.arrayBuffer(), () => undefined);
+        if (i % 4 === 0)
+          await fetch(`${webBase}/books/${i}`).then(
+            (r) => r.arrayBuffer(),
+            () => undefined,
+          );
       }
     })();
     defer(async () => {
@@ -104,14 +108,14 @@ describe("dashboard", () => {
       undefined,
       { timeout: 10_000 },
     );
-    const rowText = await page.locator('[data-target="recommendations"] table.methods tbody').innerText();
+    const rowText = (await page.locator('[data-target="recommendations"] table.methods tbody').textContent()) ?? "";
     assert.match(rowText, /kit\.testing\.v1\.DummyService\/Execute/);
     assert.match(rowText, /NOT_FOUND/);
     // The unreachable target is shown as DOWN with the reason, not hidden.
-    assert.equal(await page.locator('[data-target="offline"] .pill').innerText(), "DOWN");
-    assert.match(await page.locator('[data-target="offline"] .error').innerText(), /Last scrape failed/);
-    assert.equal(await page.locator('[data-target="marketplace"] .pill').innerText(), "UP");
-    assert.equal(await page.locator('[data-target="recommendations"] .pill').innerText(), "UP");
+    assert.equal(await page.locator('[data-target="offline"] .pill').textContent(), "DOWN");
+    assert.match((await page.locator('[data-target="offline"] .error').textContent()) ?? "", /Last scrape failed/);
+    assert.equal(await page.locator('[data-target="marketplace"] .pill').textContent(), "UP");
+    assert.equal(await page.locator('[data-target="recommendations"] .pill').textContent(), "UP");
     // uPlot drew its canvases.
     assert.ok((await page.locator('[data-target="recommendations"] canvas').count()) >= 2);
 

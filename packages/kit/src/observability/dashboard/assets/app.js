@@ -1,7 +1,6 @@
 // Live dashboard: polls the summary API and redraws. Served as a file (no inline script) so the
 // page runs under a strict Content-Security-Policy. Data is only ever written with textContent.
 /* global uPlot */
-"use strict";
 
 const summaryUrl = document.body.dataset.summaryUrl;
 const targetsEl = document.getElementById("targets");
@@ -127,7 +126,7 @@ function updateCard(view, target) {
   const rps = served.reduce((total, m) => total + m.rps, 0);
   const errors = served.reduce((total, m) => total + m.rps * m.errorRate, 0);
   const last = target.chart[target.chart.length - 1];
-  view.values.rps.textContent = fmt(rps, 1, "");
+  view.values.rps.textContent = target.up ? fmt(rps, 1, "") : "–";
   view.values.errors.textContent = rps > 0 ? fmt((errors / rps) * 100, 2, " %") : "–";
   view.values.p50.textContent = fmt(last?.p50Ms, 1, " ms");
   view.values.p99.textContent = fmt(last?.p99Ms, 1, " ms");
