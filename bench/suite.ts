@@ -187,7 +187,8 @@ async function section(name: string, body: () => Promise<void>): Promise<void> {
     await body();
     results.sections[name] = { ok: true, seconds: (performance.now() - began) / 1000 };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // One line: it goes into a Markdown table.
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim().slice(0, 400);
     log(`${name} FAILED: ${message}`);
     results.sections[name] = { ok: false, error: message, seconds: (performance.now() - began) / 1000 };
   }

@@ -102,7 +102,8 @@ export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
     "1",
     "-D",
     String(options.durationSeconds),
-    `--warm-up-time=${options.warmupSeconds}`,
+    // h2load takes whole seconds only.
+    `--warm-up-time=${Math.max(1, Math.round(options.warmupSeconds))}`,
     "-d",
     options.bodyFile,
     "-H",
@@ -119,7 +120,7 @@ export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
   child.stderr.on("data", (chunk: Buffer) => {
     out += chunk.toString();
   });
-  const limitMs = (options.warmupSeconds + options.durationSeconds) * 2000 + 10_000;
+  const limitMs = (Math.max(1, options.warmupSeconds) + options.durationSeconds) * 2000 + 10_000;
   const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
   await new Promise((resolve) => child.once("exit", resolve));
   clearTimeout(timer);

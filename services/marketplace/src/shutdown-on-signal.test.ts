@@ -41,7 +41,7 @@ describe("shutdownOnSignal", () => {
     assert.deepEqual(exits, [0]);
   });
 
-  it("exits 1 when closing fails, and force-closes after the grace period", async () => {
+  it("exits 1 when closing fails, and force-closes after the grace period", async (t) => {
     const { logger, lines } = createCaptureLogger();
     const target = new EventEmitter();
     let forced = false;
@@ -62,6 +62,9 @@ describe("shutdownOnSignal", () => {
         exit: resolve,
       });
     });
+    // The grace timer is unref'd (it must not keep a finished process alive); hold the loop open meanwhile.
+    const keepAlive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(keepAlive));
     target.emit("SIGINT", "SIGINT");
     assert.equal(await exited, 1);
     assert.ok(forced);

@@ -95,16 +95,14 @@ describe("dashboard", () => {
     assert.match(response?.headers()["content-security-policy"] ?? "", /script-src 'self'/);
 
     // Live numbers: the gRPC card shows non-zero requests/s, computed from scrapes of the real server.
+    // (Strings, not functions: they run in the page, where the DOM types live.)
     await page.waitForFunction(
-      () => {
-        const value = document.querySelector('[data-target="recommendations"] .kpi-value.rps')?.textContent ?? "";
-        return Number.parseFloat(value) > 0;
-      },
+      `Number.parseFloat(document.querySelector('[data-target="recommendations"] .kpi-value.rps')?.textContent ?? "") > 0`,
       undefined,
       { timeout: 30_000 },
     );
     await page.waitForFunction(
-      () => document.querySelectorAll('[data-target="recommendations"] table.methods tbody tr').length > 0,
+      `document.querySelectorAll('[data-target="recommendations"] table.methods tbody tr').length > 0`,
       undefined,
       { timeout: 10_000 },
     );
