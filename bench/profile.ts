@@ -12,7 +12,16 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { LoadConfig, LoadResult } from "./fixtures/grpc-load.js";
-import { detectPinning, freePort, killAll, repoRoot, serviceCommand, start, startTs, waitForServing } from "./lib/procs.js";
+import {
+  detectPinning,
+  freePort,
+  killAll,
+  repoRoot,
+  serviceCommand,
+  start,
+  startTs,
+  waitForServing,
+} from "./lib/procs.js";
 
 interface ProfileNode {
   id: number;
@@ -95,7 +104,7 @@ export function summarise(profile: CpuProfile): {
     const leaf = byId.get(id);
     if (!leaf) return;
     add(selfByArea, areaOf(leaf.callFrame), ms);
-    add(selfByFn, label(leaf.callFrame), ms);
+    if (leaf.callFrame.functionName !== "(idle)") add(selfByFn, label(leaf.callFrame), ms);
     const areas = new Set<string>();
     const kitFns = new Set<string>();
     for (const n of stackOf(id)) {

@@ -153,6 +153,8 @@ interface Results {
     halfRate: HttpResult & { rate: number };
   };
   scaling: { workers: number; requestsPerSec: number; serverCpu: number; tool: string }[];
+  /** Server CPU µs per OK call with the per-call info line and without it (LOG_LEVEL=warn). */
+  logging?: { infoUsPerCall: number; warnUsPerCall: number; shareOfCall: number };
   targets: Target[];
 }
 
@@ -206,14 +208,23 @@ interface RunningService {
 }
 
 /** Starts the real Recommendations main (production settings) on core 0 and times spawn → SERVING. */
-async function startRecommendations(): Promise<RunningService & { servingMs: number; tcpMs: number }> {
+async function startRecommendations(
+  extraEnv: Record<string, string> = {},
+): Promise<RunningService & { servingMs: number; tcpMs: number }> {
   const port = await freePort();
   const cmd = serviceCommand("recommendations");
   const began = performance.now();
   const proc = start(cmd.command, cmd.args, {
     prefix: pinning.server,
     stdout: "null",
-    env: { PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_FORMAT: "json", LOG_LEVEL: "info" },
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      NODE_ENV: "production",
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "info",
+      ...extraEnv,
+    },
   });
   await waitForTcp(port, 20_000, proc.exited);
   const tcpMs = performance.now() - began;
@@ -399,6 +410,31 @@ await section("Recommend throughput (closed loop)", async () => {
   }
   results.memory.recommendations = { ...results.memory.recommendations, loadedMb: mb(rss.stack.stop()) };
   results.memory["bare grpc-js server"] = { ...results.memory["bare grpc-js server"], loadedMb: mb(rss.bare.stop()) };
+});
+
+await section("cost of the per-call log line", async () => {
+  if (!stack) throw new Error("Recommendations did not start");
+  // The same service with LOG_LEVEL=warn writes no line for OK calls; the CPU per call difference
+  // is what the info line costs (pino serialisation + a synchronous write per call).
+  const quiet = await startRecommendations({ LOG_LEVEL: "warn" });
+  try {
+    const perCall: Record<string, number[]> = { info: [], warn: [] };
+    for (let round = 0; round < P.throughputRounds; round++) {
+      for (const [level, server] of [
+        ["info", stack],
+        ["warn", quiet],
+      ] as const) {
+        const r = await grpcLoad(loadConfig(server.port, "v1", "closed"), server.process);
+        perCall[level]?.push((r.serverCpu * 1e6) / Math.max(r.throughput, 1));
+      }
+    }
+    const info = median(perCall.info ?? []);
+    const warn = median(perCall.warn ?? []);
+    results.logging = { infoUsPerCall: info, warnUsPerCall: warn, shareOfCall: (info - warn) / info };
+    log(`  server CPU per call: ${info.toFixed(1)} µs at info, ${warn.toFixed(1)} µs at warn`);
+  } finally {
+    await quiet.process.stop();
+  }
 });
 
 await section("Recommend latency at fixed rates (open loop)", async () => {
@@ -783,12 +819,21 @@ function renderMarkdown(): string {
       "",
       `grpc-js client on core 1, ${CONNECTIONS} connections, ${CLOSED_CONCURRENCY} calls in flight, ${P.warmupMs} ms warm-up then ${P.closedMs} ms measured; median of ${P.throughputRounds} round(s), bare and stack rounds alternated. "Server CPU" is cores used by the server process (1.00 = its core saturated); below ~0.95 the client, not the server, was the limit, and "per server CPU-second" is the fairer comparison.`,
       "",
-      "| API | server | req/s | rounds | server CPU | client CPU | req per server CPU-s | p50 ms | p99 ms | errors |",
-      "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| API | server | req/s | rounds | server CPU | client CPU | req per server CPU-s | server CPU µs per call | p50 ms | p99 ms | errors |",
+      "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...results.throughput.map(
         (r) =>
-          `| ${r.api} | ${r.server === "stack" ? "full service" : "bare grpc-js"} | ${fmt(r.throughput)} | ${r.rounds.join(", ")} | ${r.serverCpu.toFixed(2)} | ${r.loadCpu.toFixed(2)} | ${fmt(r.perCpuSecond)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} |`,
+          `| ${r.api} | ${r.server === "stack" ? "full service" : "bare grpc-js"} | ${fmt(r.throughput)} | ${r.rounds.join(", ")} | ${r.serverCpu.toFixed(2)} | ${r.loadCpu.toFixed(2)} | ${fmt(r.perCpuSecond)} | ${fmt(1e6 / r.perCpuSecond, 1)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} |`,
       ),
+      "",
+    );
+  }
+  if (results.logging) {
+    const l = results.logging;
+    out.push(
+      "### What the per-call log line costs",
+      "",
+      `Same service, same load, LOG_LEVEL=info (one JSON line per call) vs LOG_LEVEL=warn (none for OK calls): ${fmt(l.infoUsPerCall, 1)} vs ${fmt(l.warnUsPerCall, 1)} µs of server CPU per call, so the line is ${(l.shareOfCall * 100).toFixed(0)} % of a call's cost.`,
       "",
     );
   }

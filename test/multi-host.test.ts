@@ -17,9 +17,10 @@ import { promisify } from "node:util";
 import { createClient, createLogger } from "@obfy/kit";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { healthV1 } from "@obfy/protos";
+import { type LoggedProcess, spawnLogged } from "./support/logged-process.js";
 import { type RequestResult, startLoad, summarizeLoad } from "./support/multi-host-load.js";
-import { startProcess, type TestProcess } from "./support/multi-host-process.js";
 import { createNetnsLab, type NetnsLab, netnsUnavailableReason } from "./support/netns.js";
+import { logRecords } from "./support/pages.js";
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -42,10 +43,10 @@ const SIGKILL_AT_MS = 6000;
 const skipReason = await netnsUnavailableReason();
 
 /** Successful Recommend calls a replica has logged (one JSON line per call, from the kit's logging interceptor). */
-function recommendCalls(replica: TestProcess): number {
-  return replica
-    .records()
-    .filter((r) => String(r.method).endsWith("RecommendationsService/Recommend") && r.grpc_code === "OK").length;
+function recommendCalls(replica: LoggedProcess): number {
+  return logRecords(replica.lines).filter(
+    (r) => String(r.method).endsWith("RecommendationsService/Recommend") && r.grpc_code === "OK",
+  ).length;
 }
 
 /** Waits until the replica's gRPC health says SERVING (a Watch stream, so no polling). */
@@ -97,16 +98,16 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
   skip: skipReason === undefined ? false : `multi-host proof skipped: ${skipReason}`,
   timeout: 170_000,
 }, async (t) => {
-  const processes: TestProcess[] = [];
+  const processes = new Map<string, LoggedProcess>();
   let lab: NetnsLab | undefined;
   t.after(async () => {
     // Processes first: a namespace that still has processes outlives `ip netns del`.
-    await Promise.all(processes.map((p) => p.stop()));
+    await Promise.all([...processes.values()].map((p) => p.stop()));
     // MULTI_HOST_LOG_DIR keeps every process's output for a post-mortem (e.g. with GRPC_TRACE set).
     const logDir = process.env.MULTI_HOST_LOG_DIR;
     if (logDir !== undefined && logDir !== "") {
       await mkdir(logDir, { recursive: true });
-      for (const p of processes) await writeFile(join(logDir, `${p.label}.log`), `${p.lines.join("\n")}\n`);
+      for (const [label, p] of processes) await writeFile(join(logDir, `${label}.log`), `${p.lines.join("\n")}\n`);
       t.diagnostic(`process logs written to ${logDir}`);
     }
     const problems = (await lab?.destroy()) ?? [];
@@ -145,45 +146,43 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
 
   const baseEnv = { ...process.env, LOG_FORMAT: "json", LOG_LEVEL: "info" };
   const node = [process.execPath, "--conditions=source", "--import", "tsx"];
-  const replicas = REPLICAS.map((name) => {
-    const replica = startProcess(
-      name,
-      [...current.execPrefix(name), ...node, "services/recommendations/src/main.ts"] as [string, ...string[]],
-      {
-        cwd: repoRoot,
-        env: { ...baseEnv, HOST: "0.0.0.0", PORT: String(RECOMMENDATIONS_PORT), SHUTDOWN_GRACE_SECONDS: "5" },
-      },
-    );
-    processes.push(replica);
-    return replica;
-  });
-  const marketplace = startProcess(
-    "marketplace",
-    [...lab.execPrefix("mkt"), ...node, "services/marketplace/src/main.ts"] as [string, ...string[]],
-    {
-      cwd: repoRoot,
-      env: {
-        ...baseEnv,
-        HOST: "0.0.0.0",
-        PORT: String(MARKETPLACE_PORT),
-        RECOMMENDATIONS_HOST: "recommendations",
-        RECOMMENDATIONS_PORT: String(RECOMMENDATIONS_PORT),
-        SHUTDOWN_GRACE_SECONDS: "2",
-      },
-    },
+  /** Starts `script` with node inside lab host `host` (`ip netns exec` then execs node: same pid). */
+  const startIn = (host: string, script: string, env: NodeJS.ProcessEnv): LoggedProcess => {
+    const [ipCommand, ...ipArgs] = current.execPrefix(host);
+    const child = spawnLogged(ipCommand, [...ipArgs, ...node, script], { cwd: repoRoot, env: { ...baseEnv, ...env } });
+    processes.set(host === "mkt" ? "marketplace" : host, child);
+    return child;
+  };
+  const replicas = REPLICAS.map((name) =>
+    startIn(name, "services/recommendations/src/main.ts", {
+      HOST: "0.0.0.0",
+      PORT: String(RECOMMENDATIONS_PORT),
+      SHUTDOWN_GRACE_SECONDS: "5",
+    }),
   );
-  processes.push(marketplace);
+  const marketplace = startIn("mkt", "services/marketplace/src/main.ts", {
+    HOST: "0.0.0.0",
+    PORT: String(MARKETPLACE_PORT),
+    RECOMMENDATIONS_HOST: "recommendations",
+    RECOMMENDATIONS_PORT: String(RECOMMENDATIONS_PORT),
+    SHUTDOWN_GRACE_SECONDS: "2",
+  });
 
   await Promise.all(replicaAddresses.map((address) => waitServing(address, STARTUP_TIMEOUT_MS)));
-  const ready = await marketplace.waitForRecord((r) => r.msg === "Marketplace ready", STARTUP_TIMEOUT_MS);
-  assert.equal(ready.recommendations, `dns:///recommendations:${RECOMMENDATIONS_PORT}`, "one target for every replica");
+  await marketplace.waitForLine(/"msg":"Marketplace ready"/, STARTUP_TIMEOUT_MS);
+  const ready = logRecords(marketplace.lines).find((r) => r.msg === "Marketplace ready");
+  assert.equal(
+    ready?.recommendations,
+    `dns:///recommendations:${RECOMMENDATIONS_PORT}`,
+    "one target for every replica",
+  );
   const origin = `http://${marketplaceHost.address}:${MARKETPLACE_PORT}`;
   const readyz = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
   assert.equal(readyz.status, 200, await readyz.text());
   const url = `${origin}/?category=mystery`;
   await waitForBooks(url, 20_000);
 
-  const [term, killed, survivor] = replicas as [TestProcess, TestProcess, TestProcess];
+  const [term, killed, survivor] = replicas as [LoggedProcess, LoggedProcess, LoggedProcess];
   const callsAtStart = replicas.map(recommendCalls);
   const load = startLoad({
     url,
@@ -203,17 +202,17 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
   await delay(Math.max(0, SIGKILL_AT_MS - load.elapsedMs()));
   const callsAtSigkill = replicas.map(recommendCalls);
   const sigkillAt = load.elapsedMs();
-  await current.setLink("r2", false);
+  killed.kill("SIGKILL");
 
   const results = await load.done;
   const endMs = load.elapsedMs();
   const callsAtEnd = replicas.map(recommendCalls);
   const termExited = await termExit;
-  const killedExited = { code: null, signal: "SIGKILL" };
+  const killedExited = await killed.exited;
 
   const served = (at: readonly number[]): string =>
     REPLICAS.map((name, i) => `${name} ${(at[i] ?? 0) - (callsAtStart[i] ?? 0)}`).join(", ");
-  const marketplaceWarnings = marketplace.records().filter((r) => typeof r.level === "number" && r.level >= 40);
+  const marketplaceWarnings = logRecords(marketplace.lines).filter((r) => typeof r.level === "number" && r.level >= 40);
   t.diagnostic(`load: concurrency ${CONCURRENCY}, ${Math.round(endMs)} ms, ${describe(results)}`);
   t.diagnostic(`  before faults (0-${Math.round(sigtermAt)} ms): ${describe(within(results, 0, sigtermAt))}`);
   t.diagnostic(`  after SIGTERM r1 (until SIGKILL): ${describe(within(results, sigtermAt, sigkillAt))}`);

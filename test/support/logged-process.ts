@@ -30,7 +30,11 @@ export function spawnLogged(
   args: readonly string[],
   options: { cwd: string; env: NodeJS.ProcessEnv },
 ): LoggedProcess {
-  const child: ChildProcess = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(command, args, {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   const pid = child.pid;
   const lines: string[] = [];

@@ -14,6 +14,8 @@ export interface CreateLoggerOptions {
   destination?: NodeJS.WritableStream;
   /** Environment to read `LOG_LEVEL` and `LOG_FORMAT` from; defaults to `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Adds fields to every line, e.g. `traceLogMixin` for trace and request ids. Children inherit it. */
+  mixin?: pino.MixinFn;
 }
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
@@ -38,9 +40,10 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   const destination = options.destination ?? process.stdout;
   const isTty = destination === process.stdout && process.stdout.isTTY === true;
   const usePretty = format === "pretty" || (format === undefined && isTty);
-  const base = { name: options.name, level };
+  const base = { name: options.name, level, ...(options.mixin ? { mixin: options.mixin } : {}) };
   if (usePretty) {
     return pino(base, pretty({ destination, sync: true, colorize: isTty }));
   }
-  return pino(base, destination === process.stdout ? pino.destination({ dest: 1, sync: true }) : destination);
+  // Asynchronous writes keep logging off the hot path; pino flushes the buffer on exit.
+  return pino(base, destination === process.stdout ? pino.destination({ dest: 1, sync: false }) : destination);
 }

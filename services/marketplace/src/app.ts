@@ -56,6 +56,19 @@ export function createMarketplace(options: MarketplaceOptions) {
     forceCloseConnections: "idle",
   });
 
+  // On close, fastify stops accepting and ends idle keep-alive connections, but a connection that
+  // is busy with an in-flight request would then stay open until its keep-alive timeout (72 s in
+  // fastify) and hold the shutdown up. Answering such requests with `Connection: close` ends
+  // their connection right after the response.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (closing) reply.header("connection", "close");
+    return payload;
+  });
+
   app.get<{ Querystring: HomepageQuery }>("/", async (request, reply) => {
     reply.type(HTML).header("cache-control", "no-store");
     const category = request.query.category ?? DEFAULT_CATEGORY;

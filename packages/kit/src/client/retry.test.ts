@@ -126,10 +126,10 @@ describe("retries", () => {
     });
     t.after(() => client.close());
 
-    // 10 tokens, 1 per failed attempt, retries only above 5: the first call gets its 4 attempts
-    // (10 -> 6), the next ones only their first (6 -> 5, then no retry allowed).
-    for (let i = 0; i < 3; i++) await assert.rejects(client.recommend(request), isUnavailable);
-    assert.equal(calls, 4 + 1 + 1);
+    // 100 tokens, 1 per failed attempt, retries only while above 50: twelve calls get their 4
+    // attempts (100 -> 52), the 13th gets 2 (52 -> 50), after that only first attempts go out.
+    for (let i = 0; i < 15; i++) await assert.rejects(client.recommend(request), isUnavailable);
+    assert.equal(calls, 12 * 4 + 2 + 1 + 1);
   });
 
   it("does not retry at all with retry: false", async (t) => {

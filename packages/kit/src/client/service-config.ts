@@ -41,13 +41,15 @@ export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = {
 
 /**
  * Default throttle. Each failed attempt costs a token, each successful call earns 0.1, and retries
- * go out only while more than 5 of the 10 tokens are left. A target that fails everything thus
- * gets about 5 retries in total before only first attempts go out (retries would multiply the
- * load on a struggling server by maxAttempts), and retries resume as calls succeed again; a
- * steady failure rate under about 1 in 10 calls never trips it, so single blips (a restarted
- * pod, a GOAWAY) are always retried.
+ * go out only while more than half of the 100 tokens are left. The bucket must be larger than twice
+ * the number of calls that can fail at once: when a replica is killed, every call in flight on its
+ * connection fails together, and grpc-js checks the throttle when each retry's backoff ends, after
+ * all of those failures were counted (the multi-host test saw 4 to 8 such calls per connection;
+ * with 10 tokens their retries were all refused and shoppers saw errors). A target that fails
+ * everything still stops getting retries after about 50 failed attempts, so retries cannot
+ * multiply the load on a struggling server for long, and they resume as calls succeed again.
  */
-export const DEFAULT_RETRY_THROTTLING: Readonly<RetryThrottlingOptions> = { maxTokens: 10, tokenRatio: 0.1 };
+export const DEFAULT_RETRY_THROTTLING: Readonly<RetryThrottlingOptions> = { maxTokens: 100, tokenRatio: 0.1 };
 
 let idempotentPaths: ReadonlySet<string> | undefined;
 
