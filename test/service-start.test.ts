@@ -50,10 +50,16 @@ describe("each service starts on its own", () => {
       legacy.close();
     });
     const current = await v1.recommend(
-      recommendationsV1.RecommendRequest.fromPartial({ category: recommendationsV1.BookCategory.BOOK_CATEGORY_SELF_HELP }),
+      recommendationsV1.RecommendRequest.fromPartial({
+        category: recommendationsV1.BookCategory.BOOK_CATEGORY_SELF_HELP,
+      }),
     );
     assert.deepEqual(current.recommendations.map((b) => b.id).sort(), [7, 8, 9]);
-    const old = await legacy.recommend({ userId: 1, category: legacyRecommendations.BookCategory.MYSTERY, maxResults: 2 });
+    const old = await legacy.recommend({
+      userId: 1,
+      category: legacyRecommendations.BookCategory.MYSTERY,
+      maxResults: 2,
+    });
     assert.equal(old.recommendations.length, 2);
 
     await stopGracefully(service);

@@ -53,7 +53,9 @@ describe("npm start (scripts/start.mjs)", () => {
       await launcher.stop();
     });
 
-    const recommendationsPid = Number((await launcher.waitForLine(/recommendations started \(pid (\d+)\)/, STARTUP_MS))[1]);
+    const recommendationsPid = Number(
+      (await launcher.waitForLine(/recommendations started \(pid (\d+)\)/, STARTUP_MS))[1],
+    );
     const marketplacePid = Number((await launcher.waitForLine(/marketplace started \(pid (\d+)\)/, STARTUP_MS))[1]);
     childPids.push(recommendationsPid, marketplacePid);
     assert.ok(recommendationsPid > 0 && marketplacePid > 0 && recommendationsPid !== launcher.pid);
@@ -106,7 +108,10 @@ describe("npm start (scripts/start.mjs)", () => {
     t.after(() => rmSync(root, { recursive: true, force: true }));
     mkdirSync(join(root, "scripts"));
     copyFileSync(START, join(root, "scripts", "start.mjs"));
-    const unbuilt = spawnLogged(process.execPath, [join(root, "scripts", "start.mjs")], { cwd: root, env: process.env });
+    const unbuilt = spawnLogged(process.execPath, [join(root, "scripts", "start.mjs")], {
+      cwd: root,
+      env: process.env,
+    });
     t.after(() => unbuilt.stop());
     assert.deepEqual(await unbuilt.exited, { code: 1, signal: null });
     const message = unbuilt.lines.join("\n");
@@ -119,6 +124,9 @@ describe("npm start (scripts/start.mjs)", () => {
     });
     t.after(() => badPort.stop());
     assert.deepEqual(await badPort.exited, { code: 1, signal: null });
-    assert.match(badPort.lines.join("\n"), /MARKETPLACE_PORT must be an integer between 1 and 65535, got "five thousand"/);
+    assert.match(
+      badPort.lines.join("\n"),
+      /MARKETPLACE_PORT must be an integer between 1 and 65535, got "five thousand"/,
+    );
   });
 });
