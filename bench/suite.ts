@@ -720,12 +720,12 @@ if (results.throughput.length > 0 || results.h2load.length > 0) {
       valueTitle: "OK calls per second",
       rows: [
         ...results.throughput.map((r) => ({
-          group: `${r.api} (grpc-js client)`,
+          group: `${r.api} · grpc-js client`,
           series: r.server === "stack" ? "full service stack" : "bare grpc-js",
           value: Math.round(r.throughput),
         })),
         ...results.h2load.map((r) => ({
-          group: "v1 (h2load)",
+          group: "v1 · h2load",
           series: r.server === "stack" ? "full service stack" : "bare grpc-js",
           value: Math.round(r.requestsPerSec),
         })),

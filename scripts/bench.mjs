@@ -35,8 +35,8 @@ for (const name of names) {
   const file = join(benchDir, `${name}.ts`);
   console.error(`bench: running bench/${name}.ts`);
   const args = ["--conditions=source", "--import", "tsx", file];
-  if (name === "suite") {
-    // The suite writes its own results and prints the targets table.
+  if (name === "suite" || name === "profile") {
+    // These write their own results (results.md/json, profile.md) and print a summary.
     const run = spawnSync(process.execPath, args, { cwd: repoRoot, stdio: "inherit" });
     if (run.status !== 0) failed++;
     continue;
