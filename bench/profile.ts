@@ -4,7 +4,9 @@
  * core 1), and summarises the V8 profile: self time by area (logging, grpc-js, HTTP/2, protobuf,
  * kit, metrics, tracing, async context, GC) and inclusive time of the kit's own functions.
  *
- * `npm run bench -- profile` (PROFILE_SECONDS, default 10; PROFILE_API=v1|legacy). Writes
+ * `npm run bench -- profile` (PROFILE_SECONDS, default 10; PROFILE_API=v1|legacy;
+ * PROFILE_SERVER=kit (default: the kit's full stack with metrics and tracing, the same Recommend
+ * logic) or service (the real service's main)). Writes
  * bench/results/profile.md; the raw .cpuprofile (open it in Chrome DevTools) stays in
  * bench/results/tmp/, which git ignores.
  */
@@ -20,6 +22,7 @@ import {
   serviceCommand,
   start,
   startTs,
+  TS_NODE_ARGS,
   waitForServing,
 } from "./lib/procs.js";
 
@@ -138,14 +141,24 @@ if (invokedDirectly) {
   const pinning = detectPinning(availableParallelism());
   const profileDir = join(repoRoot, "bench", "results", "tmp", `profile-${Date.now()}`);
   mkdirSync(profileDir, { recursive: true });
-  const cmd = serviceCommand("recommendations");
-  const port = await freePort();
+  const which = process.env.PROFILE_SERVER === "service" ? "service" : "kit";
+  const cmd =
+    which === "service"
+      ? serviceCommand("recommendations")
+      : {
+          command: process.execPath,
+          args: [...TS_NODE_ARGS, join(repoRoot, "bench", "fixtures", "kit-stack-server.ts")],
+          runtime: "source" as const,
+        };
+  let port = await freePort();
   // --cpu-prof goes before the script; the tsx flags (if any) stay with it.
   const server = start(cmd.command, ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, ...cmd.args], {
     prefix: pinning.server,
     stdout: "null",
+    ipc: which === "kit",
     env: { PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_FORMAT: "json", LOG_LEVEL: "info" },
   });
+  if (which === "kit") port = Number((await server.waitFor((l) => l.event === "ready", 30_000)).port);
   await waitForServing(port, 30_000);
   const config: LoadConfig = {
     target: `127.0.0.1:${port}`,
@@ -169,7 +182,7 @@ if (invokedDirectly) {
   const s = summarise(JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile);
   const pct = (value: number): string => `${((value / s.busyMs) * 100).toFixed(1)} %`;
   const lines = [
-    `# CPU profile of Recommendations under load (${api} Recommend)`,
+    `# CPU profile of ${which === "kit" ? "the kit full stack (bench/fixtures/kit-stack-server.ts)" : "the Recommendations service"} under load (${api} Recommend)`,
     "",
     `${new Date().toISOString()}; services from ${cmd.runtime}; ${pinning.note} Load: closed loop, ${config.connections} connections × ${config.concurrency} in flight, ${seconds} s: ${Math.round(load.throughput)} req/s, ${load.errors} errors.`,
     `Profile: ${(s.totalMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(1)} s busy. Window: first to last sample with a call being handled; percentages are of busy (non-idle) time in it. Raw profile: bench/results/tmp/${profileDir.split("/").pop()}/${file}`,

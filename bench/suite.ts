@@ -55,7 +55,7 @@ const P = quick
   : {
       codec: { rounds: 5, roundMs: 200, warmupMs: 200 },
       startups: 3,
-      throughputRounds: 3,
+      throughputRounds: 2,
       warmupMs: 1000,
       closedMs: 3000,
       openMs: 5000,
@@ -89,9 +89,22 @@ const log = (message: string): void => {
 // ---------------------------------------------------------------------------------------------
 // Result shapes
 
+/**
+ * The three Recommendations servers compared: `bare` grpc-js with the service's logic and
+ * nothing else; `kit`, the kit's full production stack (JSON log line per call, metrics,
+ * tracing without exporter) around the same logic; `service`, the real service's main as
+ * deployed today.
+ */
+type ServerKind = "bare" | "kit" | "service";
+const SERVER_LABEL: Record<ServerKind, string> = {
+  bare: "bare grpc-js",
+  kit: "kit full stack",
+  service: "Recommendations service",
+};
+
 interface ThroughputRow {
   readonly api: "v1" | "legacy";
-  readonly server: "bare" | "stack";
+  readonly server: ServerKind;
   /** Median OK calls per second over the rounds. */
   readonly throughput: number;
   /** Median server CPU (cores) while loaded. */
@@ -109,7 +122,7 @@ interface ThroughputRow {
 interface LatencyRow {
   readonly series: string;
   readonly api: "v1" | "legacy";
-  readonly server: "bare" | "stack";
+  readonly server: ServerKind;
   readonly fraction: number;
   readonly rate: number;
   readonly achieved: number;
@@ -124,7 +137,7 @@ interface LatencyRow {
 }
 
 interface H2loadRow {
-  readonly server: "bare" | "stack";
+  readonly server: ServerKind;
   readonly requestsPerSec: number;
   readonly failed: number;
   readonly errored: number;
@@ -226,10 +239,30 @@ async function startRecommendations(
       ...extraEnv,
     },
   });
-  await waitForTcp(port, 20_000, proc.exited);
-  const tcpMs = performance.now() - began;
-  await waitForServing(port, 20_000);
-  return { process: proc, port, servingMs: performance.now() - began, tcpMs };
+  try {
+    await waitForTcp(port, 20_000, proc.exited);
+    const tcpMs = performance.now() - began;
+    await waitForServing(port, 20_000);
+    return { process: proc, port, servingMs: performance.now() - began, tcpMs };
+  } catch (error) {
+    await proc.stop();
+    // Its logs went to /dev/null; stderr may still say why.
+    throw new Error(
+      `Recommendations (${cmd.runtime}) did not start: ${(error as Error).message} ${proc.stderr().slice(-500)}`,
+    );
+  }
+}
+
+/** Starts the kit full-stack fixture on core 0 (logs to /dev/null, readiness over IPC). */
+async function startKit(): Promise<RunningService> {
+  const proc = startTs(join(repoRoot, "bench", "fixtures", "kit-stack-server.ts"), [], {
+    prefix: pinning.server,
+    stdout: "null",
+    ipc: true,
+    env: { LOG_FORMAT: "json", LOG_LEVEL: "info" },
+  });
+  const ready = await proc.waitFor((line) => line.event === "ready", 30_000);
+  return { process: proc, port: Number(ready.port) };
 }
 
 async function startBare(): Promise<RunningService> {
@@ -347,8 +380,9 @@ await section("codec", async () => {
   }
 });
 
-let stack: RunningService | undefined;
+let service: RunningService | undefined;
 let bare: RunningService | undefined;
+let kit: RunningService | undefined;
 
 await section("recommendations start-up", async () => {
   const servingMs: number[] = [];
@@ -358,32 +392,36 @@ await section("recommendations start-up", async () => {
     servingMs.push(run.servingMs);
     tcpMs.push(run.tcpMs);
     if (i < P.startups - 1) await run.process.stop();
-    else stack = run;
+    else service = run;
   }
   results.startup.recommendationsMs = servingMs;
   results.startup.recommendationsTcpMs = tcpMs;
 });
 
 await section("recommendations idle memory", async () => {
-  if (!stack) throw new Error("Recommendations did not start");
+  if (!service) throw new Error("Recommendations did not start");
+  bare = await startBare();
+  kit = await startKit();
   // Let start-up garbage settle: one second without traffic is "idle".
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  results.memory.recommendations = { idleMb: mb(rssBytes(stack.process.pid)) };
-  bare = await startBare();
-  results.memory["bare grpc-js server"] = { idleMb: mb(rssBytes(bare.process.pid)) };
+  results.memory.recommendations = { idleMb: mb(rssBytes(service.process.pid)) };
+  results.memory[SERVER_LABEL.bare] = { idleMb: mb(rssBytes(bare.process.pid)) };
+  results.memory[SERVER_LABEL.kit] = { idleMb: mb(rssBytes(kit.process.pid)) };
 });
 
 await section("Recommend throughput (closed loop)", async () => {
-  if (!stack || !bare) throw new Error("servers did not start");
-  const rss = { stack: sampleRss(stack.process.pid), bare: sampleRss(bare.process.pid) };
+  if (!service || !bare || !kit) throw new Error("servers did not start");
+  const servers = [
+    ["bare", bare],
+    ["kit", kit],
+    ["service", service],
+  ] as const;
+  const rss = servers.map(([name, server]) => [name, sampleRss(server.process.pid)] as const);
   const raw: Record<string, (LoadResult & { serverCpu: number })[]> = {};
   for (const api of ["v1", "legacy"] as const) {
-    // Alternate bare and stack rounds so drift on a shared machine hits both alike.
+    // Alternate the servers' rounds so drift on a shared machine hits them alike.
     for (let round = 0; round < P.throughputRounds; round++) {
-      for (const [name, server] of [
-        ["bare", bare],
-        ["stack", stack],
-      ] as const) {
+      for (const [name, server] of servers) {
         const result = await grpcLoad(loadConfig(server.port, api, "closed"), server.process);
         const key = `${api}/${name}`;
         raw[key] = [...(raw[key] ?? []), result];
@@ -392,7 +430,7 @@ await section("Recommend throughput (closed loop)", async () => {
     }
   }
   for (const [key, runs] of Object.entries(raw)) {
-    const [api, server] = key.split("/") as ["v1" | "legacy", "bare" | "stack"];
+    const [api, server] = key.split("/") as ["v1" | "legacy", ServerKind];
     const throughput = median(runs.map((r) => r.throughput));
     const serverCpu = median(runs.map((r) => r.serverCpu));
     results.throughput.push({
@@ -408,12 +446,14 @@ await section("Recommend throughput (closed loop)", async () => {
       rounds: runs.map((r) => Math.round(r.throughput)),
     });
   }
-  results.memory.recommendations = { ...results.memory.recommendations, loadedMb: mb(rss.stack.stop()) };
-  results.memory["bare grpc-js server"] = { ...results.memory["bare grpc-js server"], loadedMb: mb(rss.bare.stop()) };
+  for (const [name, sampler] of rss) {
+    const key = name === "service" ? "recommendations" : SERVER_LABEL[name];
+    results.memory[key] = { ...results.memory[key], loadedMb: mb(sampler.stop()) };
+  }
 });
 
 await section("cost of the per-call log line", async () => {
-  if (!stack) throw new Error("Recommendations did not start");
+  if (!service) throw new Error("Recommendations did not start");
   // The same service with LOG_LEVEL=warn writes no line for OK calls; the CPU per call difference
   // is what the info line costs (pino serialisation + a synchronous write per call).
   const quiet = await startRecommendations({ LOG_LEVEL: "warn" });
@@ -421,7 +461,7 @@ await section("cost of the per-call log line", async () => {
     const perCall: Record<string, number[]> = { info: [], warn: [] };
     for (let round = 0; round < P.throughputRounds; round++) {
       for (const [level, server] of [
-        ["info", stack],
+        ["info", service],
         ["warn", quiet],
       ] as const) {
         const r = await grpcLoad(loadConfig(server.port, "v1", "closed"), server.process);
@@ -438,22 +478,23 @@ await section("cost of the per-call log line", async () => {
 });
 
 await section("Recommend latency at fixed rates (open loop)", async () => {
-  if (!stack || !bare) throw new Error("servers did not start");
+  if (!service || !bare || !kit) throw new Error("servers did not start");
   const series = [
-    { api: "v1", server: "stack", target: stack },
-    { api: "legacy", server: "stack", target: stack },
+    { api: "v1", server: "service", target: service },
+    { api: "legacy", server: "service", target: service },
+    { api: "v1", server: "kit", target: kit },
     { api: "v1", server: "bare", target: bare },
   ] as const;
   for (const s of series) {
-    // Rates are fractions of the FULL service's measured maximum for that API, for every series,
-    // so bare and stack are compared at the same offered load.
-    const max = results.throughput.find((r) => r.api === s.api && r.server === "stack")?.throughput;
+    // Rates are fractions of the real service's measured maximum for that API, for every series,
+    // so the servers are compared at the same offered load.
+    const max = results.throughput.find((r) => r.api === s.api && r.server === "service")?.throughput;
     if (max === undefined || !(max > 0)) throw new Error(`no maximum throughput for ${s.api}`);
     for (const fraction of P.rates) {
       const rate = Math.round(max * fraction);
       const r = await grpcLoad(loadConfig(s.target.port, s.api, "open", rate), s.target.process);
       results.latency.push({
-        series: `${s.server} ${s.api}`,
+        series: `${SERVER_LABEL[s.server]} ${s.api}`,
         api: s.api,
         server: s.server,
         fraction,
@@ -474,7 +515,7 @@ await section("Recommend latency at fixed rates (open loop)", async () => {
 });
 
 await section("h2load ceiling", async () => {
-  if (!stack || !bare) throw new Error("servers did not start");
+  if (!service || !bare || !kit) throw new Error("servers did not start");
   if (!h2loadAvailable()) throw new Error("h2load is not installed (Debian: nghttp2-client)");
   const dir = mkdtempSync(join(tmpdir(), "obfy-bench-"));
   try {
@@ -488,7 +529,8 @@ await section("h2load ceiling", async () => {
     const bodyFile = writeFrameFile(dir, "recommend-request.grpc", frame);
     for (const [name, server] of [
       ["bare", bare],
-      ["stack", stack],
+      ["kit", kit],
+      ["service", service],
     ] as const) {
       const status = await grpcStatusOf(server.port, V1_PATH, frame);
       if (status !== "0") throw new Error(`the pre-encoded request got grpc-status ${status} from ${name}`);
@@ -521,9 +563,10 @@ await section("h2load ceiling", async () => {
 });
 
 await bare?.process.stop();
+await kit?.process.stop();
 
 await section("Marketplace homepage", async () => {
-  if (!stack) throw new Error("Recommendations did not start");
+  if (!service) throw new Error("Recommendations did not start");
   const market = serviceCommand("marketplace");
   const startMarketplace = async (): Promise<{ proc: Managed; port: number; readyMs: number }> => {
     const port = await freePort();
@@ -537,13 +580,20 @@ await section("Marketplace homepage", async () => {
         NODE_ENV: "production",
         LOG_FORMAT: "json",
         RECOMMENDATIONS_HOST: "127.0.0.1",
-        RECOMMENDATIONS_PORT: String(stack?.port),
+        RECOMMENDATIONS_PORT: String(service?.port),
         // The limiter still runs on every request; it just must not turn the load into 429s.
         RATE_LIMIT_MAX: "1000000000",
       },
     });
-    await waitForTcp(port, 20_000, proc.exited);
-    await waitForHttp200(`http://127.0.0.1:${port}/readyz`, 20_000);
+    try {
+      await waitForTcp(port, 20_000, proc.exited);
+      await waitForHttp200(`http://127.0.0.1:${port}/readyz`, 20_000);
+    } catch (error) {
+      await proc.stop();
+      throw new Error(
+        `Marketplace (${market.runtime}) did not start: ${(error as Error).message}; its logs went to /dev/null, run \`${[market.command, ...market.args].join(" ")}\` by hand to see why. ${proc.stderr().slice(-500)}`,
+      );
+    }
     return { proc, port, readyMs: performance.now() - began };
   };
   const readyMs: number[] = [];
@@ -565,7 +615,7 @@ await section("Marketplace homepage", async () => {
     if (!page.includes("<html") || /unavailable/i.test(page)) {
       throw new Error("the homepage did not render recommendations; is Recommendations reachable?");
     }
-    const rss = { market: sampleRss(current.proc.pid), recs: sampleRss(stack.process.pid) };
+    const rss = { market: sampleRss(current.proc.pid), recs: sampleRss(service.process.pid) };
     const max = await autocannon(url, P.httpSeconds, current.proc);
     log(`  homepage max: ${Math.round(max.requestsPerSec)} req/s p99 ${max.p99Ms} ms`);
     const rate = max.requestsPerSec / 2;
@@ -581,7 +631,7 @@ await section("Marketplace homepage", async () => {
   }
 });
 
-await stack?.process.stop();
+await service?.process.stop();
 
 await section("scaling (cluster workers)", async () => {
   if (!h2loadAvailable()) throw new Error("h2load is not installed (Debian: nghttp2-client)");
@@ -642,14 +692,14 @@ await section("scaling (cluster workers)", async () => {
 const fmt = (n: number | undefined, digits = 0): string =>
   n === undefined || Number.isNaN(n) ? "n/a" : n.toLocaleString("en-US", { maximumFractionDigits: digits });
 
-function ratioRow(api: "v1" | "legacy"): Target | undefined {
-  const s = results.throughput.find((r) => r.api === api && r.server === "stack");
+function ratioRow(api: "v1" | "legacy", kind: "kit" | "service"): Target | undefined {
+  const s = results.throughput.find((r) => r.api === api && r.server === kind);
   const b = results.throughput.find((r) => r.api === api && r.server === "bare");
   if (!s || !b) return undefined;
   const ratio = s.throughput / b.throughput;
   const cpuRatio = s.perCpuSecond / b.perCpuSecond;
   return {
-    name: `Full interceptor stack vs bare grpc-js (${api} Recommend)`,
+    name: `${SERVER_LABEL[kind]} vs bare grpc-js (${api} Recommend)`,
     target: "≥ 90 % of bare",
     measured: `${(ratio * 100).toFixed(0)} % of req/s (${fmt(s.throughput)} vs ${fmt(b.throughput)}); ${(cpuRatio * 100).toFixed(0)} % per server CPU-second`,
     pass: Math.min(ratio, cpuRatio) >= 0.9,
@@ -659,8 +709,10 @@ function ratioRow(api: "v1" | "legacy"): Target | undefined {
 const maxOf = (values: readonly number[] | undefined): number | undefined =>
   values && values.length > 0 ? median(values) : undefined;
 const targets: (Target | undefined)[] = [
-  ratioRow("v1"),
-  ratioRow("legacy"),
+  ratioRow("v1", "kit"),
+  ratioRow("legacy", "kit"),
+  ratioRow("v1", "service"),
+  ratioRow("legacy", "service"),
   results.marketplace && {
     name: "Marketplace homepage p99 at half its max rate",
     target: "≤ 10 ms",
@@ -721,12 +773,12 @@ if (results.throughput.length > 0 || results.h2load.length > 0) {
       rows: [
         ...results.throughput.map((r) => ({
           group: `${r.api} · grpc-js client`,
-          series: r.server === "stack" ? "full service stack" : "bare grpc-js",
+          series: SERVER_LABEL[r.server],
           value: Math.round(r.throughput),
         })),
         ...results.h2load.map((r) => ({
           group: "v1 · h2load",
-          series: r.server === "stack" ? "full service stack" : "bare grpc-js",
+          series: SERVER_LABEL[r.server],
           value: Math.round(r.requestsPerSec),
         })),
       ],
@@ -817,13 +869,13 @@ function renderMarkdown(): string {
     out.push(
       "## Recommend throughput (closed loop)",
       "",
-      `grpc-js client on core 1, ${CONNECTIONS} connections, ${CLOSED_CONCURRENCY} calls in flight, ${P.warmupMs} ms warm-up then ${P.closedMs} ms measured; median of ${P.throughputRounds} round(s), bare and stack rounds alternated. "Server CPU" is cores used by the server process (1.00 = its core saturated); below ~0.95 the client, not the server, was the limit, and "per server CPU-second" is the fairer comparison.`,
+      `grpc-js client on core 1, ${CONNECTIONS} connections, ${CLOSED_CONCURRENCY} calls in flight, ${P.warmupMs} ms warm-up then ${P.closedMs} ms measured; median of ${P.throughputRounds} round(s), the servers' rounds alternated. "Server CPU" is cores used by the server process (1.00 = its core saturated); below ~0.95 the client, not the server, was the limit, and "per server CPU-second" is the fairer comparison.`,
       "",
       "| API | server | req/s | rounds | server CPU | client CPU | req per server CPU-s | server CPU µs per call | p50 ms | p99 ms | errors |",
       "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...results.throughput.map(
         (r) =>
-          `| ${r.api} | ${r.server === "stack" ? "full service" : "bare grpc-js"} | ${fmt(r.throughput)} | ${r.rounds.join(", ")} | ${r.serverCpu.toFixed(2)} | ${r.loadCpu.toFixed(2)} | ${fmt(r.perCpuSecond)} | ${fmt(1e6 / r.perCpuSecond, 1)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} |`,
+          `| ${r.api} | ${SERVER_LABEL[r.server]} | ${fmt(r.throughput)} | ${r.rounds.join(", ")} | ${r.serverCpu.toFixed(2)} | ${r.loadCpu.toFixed(2)} | ${fmt(r.perCpuSecond)} | ${fmt(1e6 / r.perCpuSecond, 1)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} |`,
       ),
       "",
     );
@@ -847,7 +899,7 @@ function renderMarkdown(): string {
       "| --- | ---: | ---: | ---: | ---: | ---: |",
       ...results.h2load.map(
         (r) =>
-          `| ${r.server === "stack" ? "full service" : "bare grpc-js"} | ${fmt(r.requestsPerSec)} | ${r.failed} | ${r.errored} | ${fmt(r.meanMs, 2)} | ${r.serverCpu.toFixed(2)} |`,
+          `| ${SERVER_LABEL[r.server]} | ${fmt(r.requestsPerSec)} | ${r.failed} | ${r.errored} | ${fmt(r.meanMs, 2)} | ${r.serverCpu.toFixed(2)} |`,
       ),
       "",
     );

@@ -1,21 +1,30 @@
 // Dockerfiles, .dockerignore and the compose files, checked without a Docker engine: parsed with
 // dockerfile-ast / the Compose schema and held to our rules, and broken copies shown to fail.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { checkCompose, checkComposeMtls, mergeCompose, parseCompose } from "./tests/compose-policy.js";
-import { checkDockerfile, checkDockerignore, type DockerfileExpectations } from "./tests/dockerfile-policy.js";
+import {
+  checkDockerfile,
+  checkDockerignore,
+  type DockerfileExpectations,
+  packageRuntimeFiles,
+} from "./tests/dockerfile-policy.js";
 import { isObject, type JsonObject } from "./tests/strategic-merge.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const read = (path: string): string => readFileSync(join(repoRoot, path), "utf8");
 
+// Both images ship the kit's dist; packages/protos' run-time file (the descriptor set) is copied
+// explicitly, and its other URL (protosRoot) is for code generators in tests.
+const shipped = ["packages/kit"];
 const images: Record<string, DockerfileExpectations> = {
-  recommendations: { repoRoot, serviceDir: "services/recommendations", ports: [50051, 9464] },
-  marketplace: { repoRoot, serviceDir: "services/marketplace", ports: [5000, 9465] },
+  recommendations: { repoRoot, serviceDir: "services/recommendations", ports: [50051, 9464], packages: shipped },
+  marketplace: { repoRoot, serviceDir: "services/marketplace", ports: [5000, 9465], packages: shipped },
 };
+const DASHBOARD_ASSETS = "packages/kit/src/observability/dashboard/assets";
 
 describe("Dockerfiles", () => {
   for (const [name, expect] of Object.entries(images)) {
@@ -56,9 +65,10 @@ describe("Dockerfiles", () => {
       ["expose", "wrong port", (t) => t.replace(/^EXPOSE .*$/m, "EXPOSE 8080")],
       ["copy-sources", "missing source", (t) => t.replace("COPY protos protos", "COPY protobufs protobufs")],
       ["runtime-files", "data left behind", (t) => t.replace(/^COPY services\/recommendations\/data .*$/m, "")],
+      ["runtime-files", "dashboard assets left behind", (t) => t.replace(/^COPY .*dashboard\/assets .*$/m, "")],
     ];
     for (const [rule, what, breakIt] of breakages) {
-      if (rule === "runtime-files" && name !== "recommendations") continue;
+      if (what === "data left behind" && name !== "recommendations") continue;
       test(`${name}: rule ${rule} fails on: ${what}`, () => {
         const broken = breakIt(text);
         assert.notEqual(broken, text, "the breakage changed the file");
@@ -70,6 +80,14 @@ describe("Dockerfiles", () => {
       });
     }
   }
+
+  test("the kit's run-time files are found where its dist code looks for them", () => {
+    // create-dashboard.js, in dist/observability/dashboard/, reads ../../../src/observability/dashboard/assets/.
+    assert.ok(packageRuntimeFiles(repoRoot, "packages/kit").includes(DASHBOARD_ASSETS));
+    for (const asset of ["app.js", "app.css"]) {
+      assert.ok(existsSync(join(repoRoot, DASHBOARD_ASSETS, asset)), `${asset} is in ${DASHBOARD_ASSETS}`);
+    }
+  });
 
   test(".dockerignore keeps dependencies, builds, certificates and git out of the context", () => {
     const text = read(".dockerignore");
@@ -116,6 +134,23 @@ describe("compose", () => {
       "client dials the wrong port",
       (f) => ((service(f, "marketplace").environment as JsonObject).RECOMMENDATIONS_PORT = "5000"),
     ],
+    [
+      "ports",
+      "admin port published on every interface",
+      (f) => (service(f, "marketplace").ports = ["127.0.0.1:5000:5000", "9465:9465"]),
+    ],
+    [
+      "ports",
+      "dashboard scrapes the gRPC port",
+      (f) =>
+        ((service(f, "marketplace").environment as JsonObject).RECOMMENDATIONS_METRICS_URL =
+          "http://recommendations:50051/metrics"),
+    ],
+    [
+      "secrets",
+      "COOKIE_SECRET written in the file",
+      (f) => ((service(f, "marketplace").environment as JsonObject).COOKIE_SECRET = "0123456789abcdef0123456789abcdef"),
+    ],
     ["healthcheck", "no healthcheck", (f) => delete service(f, "recommendations").healthcheck],
     ["depends-on", "plain depends_on", (f) => (service(f, "marketplace").depends_on = ["recommendations"])],
     ["graceful-shutdown", "default stop grace", (f) => delete service(f, "recommendations").stop_grace_period],
@@ -128,6 +163,26 @@ describe("compose", () => {
       assert.ok(checkCompose(broken, expect).some((v) => v.rule === rule));
     });
   }
+
+  test("the mtls rules fail when the plaintext health check has no HEALTH_PORT to ask", () => {
+    const merged = mergeCompose(base.file, mtls.file);
+    const env = service(merged, "recommendations").environment as JsonObject;
+    assert.equal(env.HEALTH_PORT, "50052");
+    delete env.HEALTH_PORT;
+    assert.match(
+      checkComposeMtls(merged)
+        .map((v) => v.message)
+        .join("\n"),
+      /set HEALTH_PORT/,
+    );
+    env.HEALTH_PORT = env.PORT ?? null;
+    assert.match(
+      checkComposeMtls(merged)
+        .map((v) => v.message)
+        .join("\n"),
+      /set HEALTH_PORT/,
+    );
+  });
 
   test("the mtls rules fail on a writable mount, a foreign key and the CA key", () => {
     const merged = mergeCompose(base.file, mtls.file);

@@ -1,10 +1,13 @@
 // Renders deploy/kubernetes without a cluster and checks every object against the Kubernetes
 // schemas and our deployment rules; then breaks copies on purpose to show each rule can fail.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { parse } from "yaml";
 import { type K8sObject, kubernetesRoot, render } from "./tests/kustomize.js";
 import { checkManifests, RULES, type Rule } from "./tests/manifest-policy.js";
+import { discoverPods, type RelabelConfig, relabel, type Target } from "./tests/prometheus-relabel.js";
 import { typeCheckWithModels, validateWithModels } from "./tests/schema-check.js";
 import { isObject, type JsonObject } from "./tests/strategic-merge.js";
 
@@ -67,6 +70,44 @@ describe("rendering", () => {
     assert.equal(container(production, "recommendations").image, "obfy/recommendations:0.1.0");
   });
 
+  test("mtls: native gRPC probes move to the plaintext HEALTH_PORT; the certificate is for serving only", () => {
+    const full = rendered["production-mtls-ingress"].objects;
+    const c = container(full, "recommendations");
+    const config = at(find(full, "ConfigMap", "recommendations-config"), "data");
+    assert.equal(config.TLS_MODE, "mtls");
+    for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+      assert.equal(at(c, probe, "grpc").port, Number(config.HEALTH_PORT), probe);
+      assert.equal(at(c, probe).exec, undefined, `${probe} is not an exec probe`);
+    }
+    assert.ok((c.ports as JsonObject[]).some((p) => p.name === "health" && p.containerPort === 50052));
+    assert.equal(container(production, "recommendations").readinessProbe !== undefined, true);
+    assert.equal(at(container(production, "recommendations"), "readinessProbe", "grpc").port, 50051);
+    assert.deepEqual(at(find(full, "Certificate", "recommendations"), "spec").usages, ["server auth"]);
+  });
+
+  test("the Marketplace gets COOKIE_SECRET from a Secret created out of band (the image runs NODE_ENV=production)", () => {
+    for (const variant of Object.keys(variants) as (keyof typeof variants)[]) {
+      const objects = rendered[variant].objects;
+      const env = container(objects, "marketplace").env as JsonObject[];
+      const ref = env.find((e) => e.name === "COOKIE_SECRET");
+      assert.ok(ref, `${variant}: COOKIE_SECRET is set`);
+      assert.deepEqual(at(ref, "valueFrom", "secretKeyRef"), { name: "marketplace-secrets", key: "COOKIE_SECRET" });
+      assert.ok(!objects.some((o) => o.kind === "Secret"), `${variant}: no Secret is committed`);
+    }
+  });
+
+  test("the dashboard's scrape URL names the headless Service's metrics port", () => {
+    const url = new URL(
+      String(at(find(production, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_METRICS_URL),
+    );
+    const service = at(find(production, "Service", "recommendations"), "spec");
+    const port = (service.ports as JsonObject[]).find((p) => p.name === "metrics");
+    assert.ok(port, "the Service has a port named metrics");
+    assert.equal(url.hostname, "recommendations");
+    assert.equal(Number(url.port), port.port);
+    assert.equal(service.clusterIP, "None");
+  });
+
   test("the default render needs no CRDs; the mtls component adds cert-manager objects", () => {
     assert.ok(production.every((o) => !o.apiVersion.includes("cert-manager")));
     const full = rendered["production-mtls-ingress"].objects;
@@ -99,6 +140,39 @@ describe("schemas", () => {
   });
 });
 
+describe("Prometheus scrape config (deploy/prometheus/prometheus.yml)", () => {
+  const config = parse(readFileSync(join(kubernetesRoot, "../prometheus/prometheus.yml"), "utf8")) as {
+    scrape_configs: { relabel_configs: RelabelConfig[] }[];
+  };
+  const relabelConfigs = config.scrape_configs[0]?.relabel_configs ?? [];
+  const scraped = (objects: readonly K8sObject[]): Target[] =>
+    discoverPods(objects).flatMap((t): Target[] => {
+      const kept = relabel(t, relabelConfigs);
+      return kept === undefined ? [] : [kept];
+    });
+
+  for (const variant of ["production", "production-mtls-ingress"] as const) {
+    test(`${variant}: pod discovery keeps exactly each pod's metrics port`, () => {
+      const targets = scraped(rendered[variant].objects).map((t) => `${t.service} ${t.__address__} ${t.namespace}`);
+      assert.deepEqual(targets.sort(), [
+        "marketplace 10.0.0.7:9465 online-books",
+        "recommendations 10.0.0.7:9464 online-books",
+      ]);
+    });
+  }
+
+  test("a renamed metrics port is no longer scraped", () => {
+    const broken = structuredClone(production);
+    const port = (container(broken, "recommendations").ports as JsonObject[]).find((p) => p.name === "metrics");
+    assert.ok(port);
+    port.name = "prometheus";
+    assert.deepEqual(
+      scraped(broken).map((t) => t.service),
+      ["marketplace"],
+    );
+  });
+});
+
 describe("deployment rules", () => {
   test("production and production-mtls-ingress follow every rule", () => {
     assert.deepEqual(checkManifests(production), []);
@@ -110,8 +184,19 @@ describe("deployment rules", () => {
     assert.deepEqual([...rules], ["replicas"]);
   });
 
-  // Each rule, shown to fire on a copy of the production render broken in one way.
-  const breakages: [Rule, string, (objects: K8sObject[]) => void][] = [
+  const metricsRule = (o: K8sObject[], peer: "podSelector" | "namespaceSelector"): JsonObject => {
+    const rules = at(find(o, "NetworkPolicy", "recommendations"), "spec").ingress as JsonObject[];
+    const rule = rules.find(
+      (r) =>
+        (r.ports as JsonObject[]).some((p) => p.port === "metrics") &&
+        (r.from as JsonObject[]).some((f) => f[peer] !== undefined),
+    );
+    assert.ok(rule, `a metrics rule with a ${peer}`);
+    return rule;
+  };
+
+  // Each rule, shown to fire on a copy of a render (production unless named) broken in one way.
+  const breakages: [Rule, string, (objects: K8sObject[]) => void, (keyof typeof variants)?][] = [
     ["images", "latest tag", (o) => (container(o, "marketplace").image = "obfy/marketplace:latest")],
     ["images", "no tag", (o) => (container(o, "recommendations").image = "obfy/recommendations")],
     ["replicas", "replicas set beside an HPA", (o) => (at(find(o, "Deployment", "marketplace"), "spec").replicas = 3)],
@@ -131,6 +216,29 @@ describe("deployment rules", () => {
       "probes",
       "TCP probe on a gRPC server",
       (o) => (container(o, "recommendations").livenessProbe = { tcpSocket: { port: 50051 } }),
+    ],
+    [
+      "probes",
+      "exec probe on a gRPC server",
+      (o) => (container(o, "recommendations").livenessProbe = { exec: { command: ["true"] }, periodSeconds: 10 }),
+    ],
+    [
+      "probes",
+      "probe on the TLS port under mTLS",
+      (o) => (at(container(o, "recommendations"), "readinessProbe", "grpc").port = 50051),
+      "production-mtls-ingress",
+    ],
+    [
+      "probes",
+      "HEALTH_PORT differs from the health containerPort",
+      (o) => (at(find(o, "ConfigMap", "recommendations-config"), "data").HEALTH_PORT = "50053"),
+      "production-mtls-ingress",
+    ],
+    [
+      "probes",
+      "HEALTH_PORT left out under mTLS",
+      (o) => delete at(find(o, "ConfigMap", "recommendations-config"), "data").HEALTH_PORT,
+      "production-mtls-ingress",
     ],
     [
       "probes",
@@ -193,6 +301,32 @@ describe("deployment rules", () => {
     ],
     [
       "ports",
+      "plaintext probe port in the Service",
+      (o) =>
+        (at(find(o, "Service", "recommendations"), "spec").ports as JsonObject[]).push({
+          name: "health",
+          port: 50052,
+          targetPort: "health",
+          protocol: "TCP",
+        }),
+      "production-mtls-ingress",
+    ],
+    [
+      "ports",
+      "dashboard scrapes the gRPC port",
+      (o) =>
+        (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_METRICS_URL =
+          "http://recommendations:50051/metrics"),
+    ],
+    [
+      "ports",
+      "dashboard URL without /metrics",
+      (o) =>
+        (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_METRICS_URL =
+          "http://recommendations:9464/"),
+    ],
+    [
+      "ports",
       "Service selects nothing",
       (o) => (at(find(o, "Service", "marketplace"), "spec").selector = { app: "marketplace" }),
     ],
@@ -233,14 +367,57 @@ describe("deployment rules", () => {
     ],
     ["network-policy", "no policy", (o) => o.splice(o.indexOf(find(o, "NetworkPolicy", "recommendations")), 1)],
     [
+      "network-policy",
+      "dashboard cannot reach the metrics port",
+      (o) => {
+        const spec = at(find(o, "NetworkPolicy", "recommendations"), "spec");
+        spec.ingress = (spec.ingress as JsonObject[]).filter((r) => r !== metricsRule(o, "podSelector"));
+      },
+    ],
+    [
+      "network-policy",
+      "Prometheus shut out",
+      (o) => {
+        const spec = at(find(o, "NetworkPolicy", "marketplace"), "spec");
+        spec.ingress = (spec.ingress as JsonObject[]).filter((r) => !(r.from as JsonObject[] | undefined)?.length);
+      },
+    ],
+    [
+      "network-policy",
+      "metrics open to every pod",
+      (o) => (metricsRule(o, "namespaceSelector").from = [{ podSelector: {} }]),
+    ],
+    [
+      "network-policy",
+      "metrics open to another namespace",
+      (o) =>
+        (metricsRule(o, "namespaceSelector").from = [
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "default" } } },
+        ]),
+    ],
+    [
+      "secrets",
+      "COOKIE_SECRET in the ConfigMap",
+      (o) => {
+        const c = container(o, "marketplace");
+        c.env = (c.env as JsonObject[]).filter((e) => e.name !== "COOKIE_SECRET");
+        at(find(o, "ConfigMap", "marketplace-config"), "data").COOKIE_SECRET = "0123456789abcdef0123456789abcdef";
+      },
+    ],
+    [
+      "secrets",
+      "COOKIE_SECRET as a literal value",
+      (o) => (container(o, "marketplace").env = [{ name: "COOKIE_SECRET", value: "0123456789abcdef0123456789abcdef" }]),
+    ],
+    [
       "secrets",
       "Secret data committed",
       (o) => o.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "tls" }, data: { "tls.key": "c2VjcmV0" } }),
     ],
   ];
-  for (const [rule, what, breakIt] of breakages) {
-    test(`rule ${rule} fails on: ${what}`, () => {
-      const broken = structuredClone(production);
+  for (const [rule, what, breakIt, variant = "production"] of breakages) {
+    test(`rule ${rule} fails on: ${what}${variant === "production" ? "" : ` (${variant})`}`, () => {
+      const broken = structuredClone(rendered[variant].objects);
       breakIt(broken);
       const found = checkManifests(broken);
       assert.ok(

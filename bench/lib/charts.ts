@@ -38,7 +38,13 @@ export function groupedBars(options: {
     height: 260,
     mark: { type: "bar", tooltip: true },
     encoding: {
-      x: { field: "group", type: "nominal", title: options.groupTitle, sort: null, axis: { labelAngle: 0, labelLimit: 200 } },
+      x: {
+        field: "group",
+        type: "nominal",
+        title: options.groupTitle,
+        sort: null,
+        axis: { labelAngle: 0, labelLimit: 200 },
+      },
       xOffset: { field: "series", type: "nominal" },
       y: { field: "value", type: "quantitative", title: options.valueTitle },
       color: { field: "series", type: "nominal", title: null },

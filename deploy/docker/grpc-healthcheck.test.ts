@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { startProbeServer } from "@obfy/kit";
 import { HealthImplementation, service as healthService } from "grpc-health-check";
 
 const run = promisify(execFile);
@@ -68,12 +69,34 @@ describe("grpc-healthcheck.mjs", () => {
     assert.ok(Date.now() - started < 10_000, "gives up instead of hanging");
   });
 
+  test("with HEALTH_PORT set, checks the kit's plaintext probe server there, also under TLS_MODE=mtls", async (t) => {
+    // The main port's server says NOT_SERVING, the probe port's SERVING: the answer shows which was asked.
+    const main = await startServer();
+    t.after(() => main.server.forceShutdown());
+    main.health.setStatus(SERVICE, "NOT_SERVING");
+    const probeHealth = new HealthImplementation({ "": "SERVING", [SERVICE]: "SERVING" });
+    const probe = await startProbeServer({ host: "127.0.0.1", port: 0, health: probeHealth });
+    t.after(() => probe.close());
+    const env = { TLS_MODE: "mtls", HEALTH_PORT: String(probe.port) };
+    assert.equal((await check(main.port, [SERVICE], env)).code, 0);
+    probeHealth.setStatus(SERVICE, "NOT_SERVING");
+    const draining = await check(main.port, [SERVICE], env);
+    assert.equal(draining.code, 1);
+    assert.match(draining.stderr, /NOT_SERVING/);
+  });
+
   test("rejects bad settings with a clear message", async () => {
     const badPort = await check(0, [], { PORT: "http" });
     assert.equal(badPort.code, 1);
     assert.match(badPort.stderr, /PORT must be a port number/);
-    const noCa = await check(50051, [], { TLS_MODE: "mtls" });
-    assert.equal(noCa.code, 1);
-    assert.match(noCa.stderr, /TLS_CA_FILE must be set when TLS_MODE=mtls/);
+    const badHealthPort = await check(50051, [], { HEALTH_PORT: "70000" });
+    assert.equal(badHealthPort.code, 1);
+    assert.match(badHealthPort.stderr, /HEALTH_PORT must be a port number, got 70000/);
+    const tlsWithoutProbePort = await check(50051, [], { TLS_MODE: "mtls" });
+    assert.equal(tlsWithoutProbePort.code, 1);
+    assert.match(tlsWithoutProbePort.stderr, /TLS_MODE=mtls: set HEALTH_PORT/);
+    const badMode = await check(50051, [], { TLS_MODE: "ssl" });
+    assert.equal(badMode.code, 1);
+    assert.match(badMode.stderr, /TLS_MODE must be off, tls or mtls/);
   });
 });

@@ -9,6 +9,9 @@ import { Ajv2019 } from "ajv/dist/2019.js";
 import { parse } from "yaml";
 import { isObject, type Json, type JsonObject } from "./strategic-merge.js";
 
+/** Variables that hold secrets (as in the Kubernetes rules). */
+const SECRET_VARIABLE = /(^|_)(SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|TOKEN)$/;
+
 /** One broken rule. */
 export interface ComposeViolation {
   readonly rule: string;
@@ -96,6 +99,20 @@ export interface ComposeExpectations {
   readonly backends: readonly string[];
 }
 
+/** A `ports` entry, short ("127.0.0.1:5000:5000") or long syntax: container port and host address. */
+function publishedPort(port: Json): { target: string | undefined; hostIp: string | undefined } {
+  if (isObject(port))
+    return {
+      target: port.target === undefined ? undefined : String(port.target),
+      hostIp: typeof port.host_ip === "string" ? port.host_ip : undefined,
+    };
+  // [host_ip:][published:]target[/protocol]; an IPv6 host address comes in brackets.
+  const text = String(port).replace(/\/(tcp|udp)$/, "");
+  const ipv6 = /^\[([^\]]+)\]:/.exec(text);
+  const parts = (ipv6 ? text.slice(ipv6[0].length) : text).split(":");
+  return { target: parts.at(-1), hostIp: ipv6?.[1] ?? (parts.length === 3 ? parts[0] : undefined) };
+}
+
 /** Checks the merged default configuration (compose.yaml alone). */
 export function checkCompose(file: JsonObject, expect: ComposeExpectations): ComposeViolation[] {
   const out: ComposeViolation[] = [];
@@ -115,6 +132,24 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
       report("graceful-shutdown", `${name}: stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS (${grace}s)`);
     }
     if (s.init !== true) report("init", `${name}: set init: true so signals reach node even before its handlers exist`);
+    // Secrets come from the environment compose runs in (${VAR}), never written in the file.
+    for (const [k, v] of env) {
+      if (SECRET_VARIABLE.test(k) && !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[?-][^}]*)?\}$/.test(v))
+        report("secrets", `${name}: ${k} must be interpolated from the environment (\${${k}:?...}), not written here`);
+    }
+    // X_METRICS_URL naming another service must use that service's METRICS_PORT and /metrics.
+    for (const [k, raw] of env) {
+      if (!k.endsWith("_METRICS_URL")) continue;
+      const url = URL.canParse(raw) ? new URL(raw) : undefined;
+      const target = url === undefined ? undefined : all.get(url.hostname);
+      if (url === undefined || url.protocol !== "http:" || url.pathname !== "/metrics")
+        report("ports", `${name}: ${k}=${raw} must be an http://host:port/metrics URL`);
+      else if (target !== undefined && url.port !== environment(target).get("METRICS_PORT"))
+        report(
+          "ports",
+          `${name}: ${k}=${raw} but ${url.hostname} serves metrics on METRICS_PORT=${environment(target).get("METRICS_PORT")}`,
+        );
+    }
     // X_HOST naming another service must come with that service's PORT.
     for (const [k, host] of env) {
       const target = all.get(host);
@@ -131,12 +166,18 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
   const pub = all.get(expect.publicService);
   if (pub === undefined) report("ports", `no ${expect.publicService} service`);
   else {
+    // The app's PORT may be published; the admin port (METRICS_PORT: /metrics, /dashboard) only on
+    // the loopback interface, for the operator at this machine.
+    const env = environment(pub);
     for (const port of Array.isArray(pub.ports) ? pub.ports : []) {
-      const target = String(isObject(port) ? port.target : port)
-        .split(":")
-        .at(-1);
-      if (target !== environment(pub).get("PORT"))
-        report("ports", `${expect.publicService}: published port ${target} is not its PORT`);
+      const { target, hostIp } = publishedPort(port);
+      if (target === env.get("PORT")) continue;
+      if (target === env.get("METRICS_PORT")) {
+        if (hostIp !== "127.0.0.1" && hostIp !== "::1")
+          report("ports", `${expect.publicService}: the admin port ${target} may be published on 127.0.0.1 only`);
+        continue;
+      }
+      report("ports", `${expect.publicService}: published port ${target} is neither its PORT nor its METRICS_PORT`);
     }
     const depends = isObject(pub.depends_on) ? pub.depends_on : {};
     for (const backend of expect.backends) {
@@ -155,6 +196,16 @@ export function checkComposeMtls(file: JsonObject): ComposeViolation[] {
   for (const [name, s] of services(file)) {
     const env = environment(s);
     if (env.get("TLS_MODE") !== "mtls") out.push({ rule: "mtls", message: `${name}: TLS_MODE must be mtls` });
+    // The gRPC health check speaks plain text only: under TLS it needs the probe port.
+    const test = isObject(s.healthcheck) ? s.healthcheck.test : undefined;
+    const grpcCheck = Array.isArray(test) && test.some((a) => String(a).endsWith("grpc-healthcheck.mjs"));
+    const healthPort = env.get("HEALTH_PORT");
+    if (grpcCheck && (healthPort === undefined || healthPort === env.get("PORT"))) {
+      out.push({
+        rule: "mtls",
+        message: `${name}: set HEALTH_PORT (a port other than PORT): its gRPC health check cannot speak TLS`,
+      });
+    }
     const mounts = (Array.isArray(s.volumes) ? s.volumes : []).filter(isObject);
     for (const variable of ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"]) {
       const path = env.get(variable);

@@ -3,8 +3,8 @@
  * dockerfile-ast parses them (no Docker engine needed). dockerfiles.test.ts runs them on the real
  * files and on broken copies.
  */
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, posix, relative } from "node:path";
 import { DockerfileParser, type Instruction, JSONInstruction, ModifiableInstruction } from "dockerfile-ast";
 
 /** One broken rule. */
@@ -21,6 +21,46 @@ export interface DockerfileExpectations {
   readonly serviceDir: string;
   /** Ports the final image must EXPOSE. */
   readonly ports: readonly number[];
+  /**
+   * Workspace packages whose dist the image ships (e.g. packages/kit): the files their code reads
+   * at run time beside dist ({@link packageRuntimeFiles}) must be copied into the final stage too.
+   */
+  readonly packages?: readonly string[];
+}
+
+const ASSET_URL = /new URL\(\s*["'](\.{1,2}\/[^"']*)["']\s*,\s*import\.meta\.url\s*\)/g;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === "fixtures" || entry.name === "gen" ? [] : sourceFiles(path);
+    return entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") && !entry.name.endsWith(".d.ts")
+      ? [path]
+      : [];
+  });
+}
+
+/**
+ * Files and folders outside `dist` that a workspace package's built code reads at run time, found
+ * where its sources build a path with `new URL("./relative", import.meta.url)` and resolved from
+ * the compiled file's place in `dist` (src/a/b.ts runs as dist/a/b.js). Returns repository-relative
+ * paths, e.g. packages/kit/src/observability/dashboard/assets for the dashboard's page assets.
+ */
+export function packageRuntimeFiles(repoRoot: string, packageDir: string): string[] {
+  const src = join(repoRoot, packageDir, "src");
+  const dist = join(repoRoot, packageDir, "dist");
+  const found = new Set<string>();
+  for (const file of sourceFiles(src)) {
+    const compiledDir = join(dist, relative(src, dirname(file)));
+    for (const [, literal] of readFileSync(file, "utf8").matchAll(ASSET_URL)) {
+      const target = relative(repoRoot, join(compiledDir, literal ?? ""))
+        .split("\\")
+        .join("/")
+        .replace(/\/$/, "");
+      if (!posix.normalize(target).startsWith(`${packageDir}/dist`)) found.add(target);
+    }
+  }
+  return [...found].sort();
 }
 
 const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL/i;
@@ -151,6 +191,15 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
       if (NOT_RUNTIME.test(entry)) continue;
       const path = `${expect.serviceDir}/${entry}`;
       if (!copied.includes(path)) report("runtime-files", `${path} is not copied into the final stage`);
+    }
+    // Files the shipped packages read beside their dist (the dashboard's assets), at the same path.
+    for (const pkg of expect.packages ?? []) {
+      for (const path of packageRuntimeFiles(expect.repoRoot, pkg)) {
+        if (!existsSync(join(expect.repoRoot, path)))
+          report("runtime-files", `${pkg} reads ${path} at run time, but it does not exist`);
+        else if (!copied.some((c) => path === c || path.startsWith(`${c}/`)))
+          report("runtime-files", `${pkg} reads ${path} at run time; copy it into the final stage at that path`);
+      }
     }
   }
   return out;

@@ -44,7 +44,15 @@ export type Rule = (typeof RULES)[number];
 /** Minimum seconds between the end of SHUTDOWN_GRACE_SECONDS and SIGKILL. */
 export const GRACE_MARGIN_SECONDS = 5;
 
+/** The namespace Prometheus runs in: the only one the NetworkPolicies let scrape metrics ports. */
+export const MONITORING_NAMESPACE = "monitoring";
+/** The label every namespace carries with its own name (set by the API server). */
+const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
 type Labels = Readonly<Record<string, string>>;
+
+/** Variables that hold secrets: they come from a Secret (secretKeyRef), never a ConfigMap or a literal. */
+export const SECRET_VARIABLE = /(^|_)(SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|TOKEN)$/;
 
 function of<T>(objects: readonly K8sObject[], kind: string): T[] {
   return objects.filter((o) => o.kind === kind) as unknown as T[];
@@ -93,6 +101,32 @@ function grpcPort(container: IContainer): number | undefined {
   return container.ports?.find((p) => p.name === "grpc")?.containerPort;
 }
 
+/** The port the application serves on (PORT): the one named "grpc" or "http". */
+function mainPort(container: IContainer): number | undefined {
+  return container.ports?.find((p) => p.name === "grpc" || p.name === "http")?.containerPort;
+}
+
+/** The declared port a NetworkPolicy rule's `ports` entry refers to, or "all" for a rule without ports. */
+function reaches(c: IContainer, ports: readonly { port?: number | string }[] | undefined, target: number): boolean {
+  return (
+    ports === undefined ||
+    ports.length === 0 ||
+    ports.some((port) => port.port === undefined || containerPort(c, port.port) === target)
+  );
+}
+
+/** `http://host:port/path` values of `*_METRICS_URL` variables: what a container scrapes. */
+function metricsUrls(env: ReadonlyMap<string, string>): { variable: string; url: URL | undefined; raw: string }[] {
+  const out: { variable: string; url: URL | undefined; raw: string }[] = [];
+  for (const [k, v] of env) {
+    if (!k.endsWith("_METRICS_URL")) continue;
+    for (const raw of v.split(",").map((x) => x.trim())) {
+      out.push({ variable: k, url: URL.canParse(raw) ? new URL(raw) : undefined, raw });
+    }
+  }
+  return out;
+}
+
 function probePort(probe: IProbe): number | string | undefined {
   return probe.grpc?.port ?? probe.httpGet?.port ?? probe.tcpSocket?.port;
 }
@@ -133,6 +167,41 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
         if (!target.spec?.ports?.some((p) => String(p.port) === port)) {
           report("ports", `${id(d)}: ${portVar}=${port} is not a port of Service ${host}`);
         }
+      }
+    }
+  }
+
+  // Which Deployments scrape which Service's metrics: an X_METRICS_URL naming the Service.
+  const scrapers = new Map<string, Set<IDeployment>>();
+  for (const d of deployments) {
+    for (const c of containers(d)) {
+      for (const { variable, url, raw } of metricsUrls(resolveEnv(c, configMaps))) {
+        if (url === undefined || url.protocol !== "http:" || url.pathname !== "/metrics") {
+          report("ports", `${id(d)}: ${variable}=${raw} must be an http://host:port/metrics URL`);
+          continue;
+        }
+        const target = services.find((s) => s.metadata?.name === url.hostname);
+        if (target === undefined) continue;
+        const set = scrapers.get(url.hostname) ?? new Set<IDeployment>();
+        set.add(d);
+        scrapers.set(url.hostname, set);
+        // The URL's port must be a Service port that reaches the pods' "metrics" containerPort.
+        const port = target.spec?.ports?.find((p) => String(p.port) === (url.port || "80"));
+        const scraped = deployments.filter((x) => matches(target.spec?.selector, podLabels(x)));
+        const ok =
+          port !== undefined &&
+          scraped.length > 0 &&
+          scraped.every((x) =>
+            containers(x).some((xc) => {
+              const m = containerPort(xc, "metrics");
+              return m !== undefined && containerPort(xc, port.targetPort ?? port.port) === m;
+            }),
+          );
+        if (!ok)
+          report(
+            "ports",
+            `${id(d)}: ${variable}=${raw} is not a port of Service ${url.hostname} leading to its pods' "metrics" port`,
+          );
       }
     }
   }
@@ -181,8 +250,20 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
         report("resources", `${where}: needs cpu and memory requests and limits`);
       }
 
-      // probes: all three, on declared ports; gRPC servers use gRPC health (native or exec).
+      // probes: all three, on declared ports. gRPC servers get native gRPC probes (grpc.health.v1)
+      // on a port the kubelet can talk to: it speaks plain text only, so with TLS on they must use
+      // the plaintext probe port (HEALTH_PORT, declared as the containerPort "health").
       const grpc = grpcPort(c);
+      const health = containerPort(c, "health");
+      const tls = (env.get("TLS_MODE") ?? "off").toLowerCase() !== "off";
+      const healthEnv = env.get("HEALTH_PORT");
+      if (healthEnv !== undefined && Number(healthEnv) !== health) {
+        report("probes", `${where}: HEALTH_PORT=${healthEnv} must equal the containerPort named "health" (${health})`);
+      }
+      if (health !== undefined && healthEnv === undefined) {
+        report("probes", `${where}: declares a "health" port but HEALTH_PORT is not set, so nothing listens there`);
+      }
+      const probeable = grpc === undefined ? [] : tls ? [health] : [grpc, health];
       for (const [kind, probe] of [
         ["startupProbe", c.startupProbe],
         ["readinessProbe", c.readinessProbe],
@@ -196,11 +277,16 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
         if (port !== undefined && containerPort(c, port) === undefined) {
           report("probes", `${where}: ${kind} port ${port} is not a declared containerPort`);
         }
-        if (grpc !== undefined && probe.grpc === undefined && probe.exec === undefined) {
-          report("probes", `${where}: ${kind} of a gRPC server must use gRPC health (grpc or exec)`);
-        }
-        if (probe.grpc !== undefined && probe.grpc.port !== grpc) {
-          report("probes", `${where}: ${kind} must probe the "grpc" port ${grpc}`);
+        if (grpc === undefined) continue;
+        if (probe.grpc === undefined) {
+          report("probes", `${where}: ${kind} of a gRPC server must be a native gRPC probe (grpc.health.v1)`);
+        } else if (!probeable.includes(probe.grpc.port)) {
+          report(
+            "probes",
+            tls
+              ? `${where}: ${kind} with TLS_MODE=${env.get("TLS_MODE")} must probe the plaintext "health" port (HEALTH_PORT): kubelet probes cannot speak TLS`
+              : `${where}: ${kind} must probe the "grpc" port ${grpc} (or the "health" port)`,
+          );
         }
       }
       if (c.readinessProbe?.grpc && !c.readinessProbe.grpc.service) {
@@ -239,9 +325,12 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
 
       // ports: the app listens on PORT, which must be the declared port the Service sends to.
       const listen = Number(env.get("PORT"));
-      const main = c.ports?.[0];
-      if (main === undefined || main.containerPort !== listen) {
-        report("ports", `${where}: PORT=${env.get("PORT")} must equal the first containerPort ${main?.containerPort}`);
+      const main = mainPort(c);
+      if (main === undefined || main !== listen) {
+        report(
+          "ports",
+          `${where}: PORT=${env.get("PORT")} must equal the containerPort named "grpc" or "http" (${main})`,
+        );
       }
       const metrics = env.get("METRICS_PORT");
       if (metrics !== undefined && containerPort(c, "metrics") !== Number(metrics)) {
@@ -256,6 +345,17 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
             `${where}: GRPC_MAX_CONNECTION_AGE_MS must be set (1..300000) so clients re-resolve`,
           );
         }
+      }
+
+      // secrets: secret variables from Secrets only (a ConfigMap or a literal is readable by anyone
+      // who can read the manifests or the ConfigMap).
+      for (const [k] of env) {
+        if (SECRET_VARIABLE.test(k) && !c.env?.some((e) => e.name === k && e.valueFrom?.secretKeyRef))
+          report("secrets", `${where}: ${k} must come from a Secret (valueFrom.secretKeyRef)`);
+      }
+      for (const e of c.env ?? []) {
+        if (SECRET_VARIABLE.test(e.name) && e.valueFrom?.secretKeyRef === undefined)
+          report("secrets", `${where}: ${e.name} must come from a Secret (valueFrom.secretKeyRef)`);
       }
 
       // secrets: mounted as whole directories (subPath mounts never see renewed files).
@@ -325,6 +425,17 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       if (port.name === "metrics" && s.spec?.type === "LoadBalancer") {
         report("ports", `${id(s)}: must not publish metrics through a LoadBalancer`);
       }
+      for (const d of selected) {
+        for (const c of containers(d)) {
+          const health = containerPort(c, "health");
+          if (health !== undefined && containerPort(c, port.targetPort ?? port.port) === health) {
+            report(
+              "ports",
+              `${id(s)}: the plaintext probe port ${health} is for the kubelet only; keep it out of Services`,
+            );
+          }
+        }
+      }
     }
     const servesGrpc = selected.some((d) =>
       containers(d).some((c) =>
@@ -354,11 +465,7 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
       if (selecting.length === 0) report("network-policy", `${id(d)}: no NetworkPolicy isolates its pods`);
       for (const p of selecting) {
         for (const rule of p.spec?.ingress ?? []) {
-          const reachesGrpc =
-            rule.ports === undefined ||
-            rule.ports.length === 0 ||
-            rule.ports.some((port) => port.port === undefined || containerPort(c, port.port) === grpc);
-          if (!reachesGrpc) continue;
+          if (!reaches(c, rule.ports, grpc)) continue;
           const from = rule.from ?? [];
           if (from.length === 0) report("network-policy", `${id(p)}: lets every source reach ${id(d)} port ${grpc}`);
           for (const peer of from) {
@@ -377,6 +484,58 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
               );
             }
           }
+        }
+      }
+    }
+  }
+
+  // network-policy: a metrics port is reachable by Prometheus (the monitoring namespace) and by
+  // the Deployments whose *_METRICS_URL scrapes it, and by nothing else.
+  for (const d of deployments) {
+    for (const c of containers(d)) {
+      const metrics = containerPort(c, "metrics");
+      if (metrics === undefined) continue;
+      const fronting = services.filter((s) => matches(s.spec?.selector, podLabels(d)));
+      const allowed = fronting.flatMap((s) => [...(scrapers.get(s.metadata?.name ?? "") ?? [])]);
+      const peers = policies
+        .filter(
+          (p) =>
+            matches(p.spec?.podSelector?.matchLabels, podLabels(d)) &&
+            (p.spec?.policyTypes ?? ["Ingress"]).includes("Ingress"),
+        )
+        .flatMap((p) => (p.spec?.ingress ?? []).filter((r) => reaches(c, r.ports, metrics)))
+        .flatMap((r) => (r.from === undefined || r.from.length === 0 ? [undefined] : r.from));
+      const isMonitoring = (peer: (typeof peers)[number]): boolean =>
+        peer !== undefined &&
+        peer.ipBlock === undefined &&
+        peer.podSelector === undefined &&
+        peer.namespaceSelector?.matchLabels?.[NAMESPACE_NAME_LABEL] === MONITORING_NAMESPACE;
+      const isScraper = (peer: (typeof peers)[number]): boolean =>
+        peer !== undefined &&
+        peer.ipBlock === undefined &&
+        peer.namespaceSelector === undefined &&
+        allowed.some((x) => matches(peer.podSelector?.matchLabels, podLabels(x))) &&
+        deployments.every((x) => allowed.includes(x) || !matches(peer.podSelector?.matchLabels, podLabels(x)));
+      for (const peer of peers) {
+        if (!isMonitoring(peer) && !isScraper(peer)) {
+          report(
+            "network-policy",
+            `${id(d)}: metrics port ${metrics} is open to ${peer === undefined ? "every source" : JSON.stringify(peer)}; only the ${MONITORING_NAMESPACE} namespace and its scrapers may reach it`,
+          );
+        }
+      }
+      if (!peers.some(isMonitoring)) {
+        report(
+          "network-policy",
+          `${id(d)}: Prometheus (namespace ${MONITORING_NAMESPACE}) cannot reach metrics port ${metrics}`,
+        );
+      }
+      for (const x of allowed) {
+        if (!peers.some((peer) => isScraper(peer) && matches(peer?.podSelector?.matchLabels, podLabels(x)))) {
+          report(
+            "network-policy",
+            `${id(x)} scrapes ${id(d)} (*_METRICS_URL) but no NetworkPolicy lets it reach port ${metrics}`,
+          );
         }
       }
     }

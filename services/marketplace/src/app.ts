@@ -1,10 +1,12 @@
 import { STATUS_CODES } from "node:http";
-import { ClientError } from "@obfy/kit";
-import fastify, { LogController } from "fastify";
+import { ClientError, createHttpTracingPlugin, type Metrics, type Tracing } from "@obfy/kit";
+import fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
 import { CATEGORY_SLUGS, DEFAULT_CATEGORY, isCategorySlug } from "./categories.js";
 import { type HomepageContent, renderErrorPage, renderHomepage } from "./homepage.js";
+import { preferredCategory, registerPreferences, renderPreferencesForm } from "./preferences.js";
 import type { Recommendations } from "./recommendations.js";
+import { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
 
 /** How many books the homepage shows, as in the tutorial. */
 export const BOOKS_PER_PAGE = 3;
@@ -19,6 +21,12 @@ export interface MarketplaceOptions {
   readonly logRequests?: boolean;
   /** Books per page; {@link BOOKS_PER_PAGE} by default. */
   readonly booksPerPage?: number;
+  /** Headers, rate limits and cookies; read from the environment (`readSecurityConfig()`) by default. */
+  readonly security?: SecurityConfig;
+  /** Records `http_server_request_duration_seconds` on its registry when given. */
+  readonly metrics?: Pick<Metrics, "httpPlugin">;
+  /** Traces every request (continuing an incoming `traceparent`) with this provider when given. */
+  readonly tracerProvider?: Tracing["provider"];
 }
 
 interface HomepageQuery {
@@ -39,22 +47,81 @@ function failureFields(error: unknown, category: string): Record<string, unknown
 const CATEGORY_CHOICES = CATEGORY_SLUGS.join(", ");
 
 /**
+ * What a shopper reads for a 4xx error, by fastify error code, where the library's own message is
+ * terse. Other 4xx errors show their own message: fastify and its plugins describe the request
+ * there, never server internals.
+ */
+const CLIENT_ERROR_MESSAGES: Readonly<Record<string, string>> = {
+  FST_CSRF_MISSING_SECRET:
+    "This form could not be checked: your browser did not send back the cookie this site set. Allow cookies for this site, reload the page and try again.",
+  FST_CSRF_INVALID_TOKEN:
+    "This form has expired or did not come from this site, so it was not saved. Reload the page and try again.",
+};
+
+function errorField(error: unknown, field: "statusCode" | "code" | "message"): unknown {
+  return typeof error === "object" && error !== null && field in error
+    ? (error as Record<typeof field, unknown>)[field]
+    : undefined;
+}
+
+/**
  * Builds the Marketplace web app without listening: `GET /` (the homepage, `?category=` picks the
- * category), `GET /healthz` and `GET /readyz`. Call `listen()` on the result, or `inject()` in tests.
+ * category, else the shopper's saved one, else mystery), `POST /preferences` (saves the category,
+ * CSRF-protected), `GET /healthz` and `GET /readyz`. Await it, then call `listen()` on the result,
+ * or `inject()` in tests.
+ *
+ * Order matters and is fixed here: observability first (the tracing plugin wraps route handlers
+ * as they are registered, and both time everything after them), then security (helmet's headers
+ * and rate limiting attach to every route declared afterwards), then the routes.
  *
  * When Recommendations is down or slow the homepage still answers 200, with a notice in place of
  * the books: the rest of the page does not depend on it. The deadline that bounds the wait lives
  * in the {@link Recommendations} implementation.
  */
-export function createMarketplace(options: MarketplaceOptions) {
+export async function createMarketplace(options: MarketplaceOptions) {
   const { recommendations } = options;
   const booksPerPage = options.booksPerPage ?? BOOKS_PER_PAGE;
+  const security = options.security ?? readSecurityConfig();
+  // Typed as fastify's base logger so the app is a plain FastifyInstance, which the plugins take.
+  const loggerInstance: FastifyBaseLogger = options.logger;
   const app = fastify({
-    loggerInstance: options.logger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
     // Let fastify.close() end idle keep-alive sockets so shutdown does not wait for browsers to hang up.
     forceCloseConnections: "idle",
   });
+
+  // First, so the scopes plugins open below (the preferences form) inherit it. Server errors
+  // never show a stack trace or internal message, and are logged with their cause.
+  // Client errors (4xx: rate limiting, CSRF, malformed requests) say what was wrong with the request.
+  app.setErrorHandler((error, request, reply) => {
+    const statusCode = errorField(error, "statusCode");
+    const code = typeof statusCode === "number" && statusCode >= 400 && statusCode < 600 ? statusCode : 500;
+    if (code >= 500) {
+      request.log.error({ err: error }, "request failed");
+      return reply
+        .code(code)
+        .type(HTML)
+        .send(renderErrorPage("Something went wrong", "Something went wrong on our side. Please try again."));
+    }
+    const errorCode = errorField(error, "code");
+    const message = errorField(error, "message");
+    const text =
+      (typeof errorCode === "string" ? CLIENT_ERROR_MESSAGES[errorCode] : undefined) ??
+      (typeof message === "string" && message !== "" ? message : (STATUS_CODES[code] ?? "Bad request"));
+    // Headers the error came with, e.g. Retry-After on a 429, are already on the reply.
+    return reply
+      .code(code)
+      .type(HTML)
+      .send(renderErrorPage(STATUS_CODES[code] ?? "Bad request", text));
+  });
+
+  if (options.tracerProvider !== undefined) {
+    await app.register(createHttpTracingPlugin({ tracerProvider: options.tracerProvider }));
+  }
+  if (options.metrics !== undefined) await app.register(options.metrics.httpPlugin);
+  await registerSecurity(app, security);
+  await registerPreferences(app, { secureCookies: security.secureCookies });
 
   // On close, fastify stops accepting and ends idle keep-alive connections, but a connection that
   // is busy with an in-flight request would then stay open until its keep-alive timeout (72 s in
@@ -71,7 +138,7 @@ export function createMarketplace(options: MarketplaceOptions) {
 
   app.get<{ Querystring: HomepageQuery }>("/", async (request, reply) => {
     reply.type(HTML).header("cache-control", "no-store");
-    const category = request.query.category ?? DEFAULT_CATEGORY;
+    const category = request.query.category ?? preferredCategory(request) ?? DEFAULT_CATEGORY;
     if (Array.isArray(category)) {
       return reply
         .code(400)
@@ -87,6 +154,8 @@ export function createMarketplace(options: MarketplaceOptions) {
           ),
         );
     }
+    // Also sets the CSRF secret cookie the first time; the token goes into the form.
+    const csrfToken = reply.generateCsrf();
 
     // Abort the downstream call if the browser goes away before we answer.
     const controller = new AbortController();
@@ -105,7 +174,7 @@ export function createMarketplace(options: MarketplaceOptions) {
     } finally {
       reply.raw.removeListener("close", onClose);
     }
-    return reply.send(renderHomepage(category, content));
+    return reply.send(renderHomepage(category, content, renderPreferencesForm(csrfToken, category)));
   });
 
   // Liveness: the process is up and the event loop turns. Nothing else, so a Recommendations
@@ -125,24 +194,8 @@ export function createMarketplace(options: MarketplaceOptions) {
       .send(renderErrorPage("Page not found", `There is no page at ${request.url}. The bookshop starts at /.`));
   });
 
-  // Errors never show a stack trace or internal message; server errors are logged with their cause.
-  app.setErrorHandler((error, request, reply) => {
-    const statusCode =
-      typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
-        ? error.statusCode
-        : 500;
-    const code = statusCode >= 400 && statusCode < 600 ? statusCode : 500;
-    if (code >= 500) request.log.error({ err: error }, "request failed");
-    const message =
-      code >= 500 ? "Something went wrong on our side. Please try again." : (STATUS_CODES[code] ?? "Bad request");
-    reply
-      .code(code)
-      .type(HTML)
-      .send(renderErrorPage(code >= 500 ? "Something went wrong" : "Bad request", message));
-  });
-
   return app;
 }
 
 /** The app {@link createMarketplace} returns. */
-export type Marketplace = ReturnType<typeof createMarketplace>;
+export type Marketplace = Awaited<ReturnType<typeof createMarketplace>>;

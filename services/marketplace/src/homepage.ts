@@ -46,6 +46,7 @@ function page(body: string, current: CategorySlug | undefined): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Online Books For You</title>
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header>
@@ -65,9 +66,10 @@ export type HomepageContent = { readonly books: readonly PageBook[] } | { readon
 
 /**
  * The homepage for `category`: its heading, then the recommended books as a list, or
- * {@link UNAVAILABLE_NOTICE} when Recommendations could not answer. Every title is HTML-escaped.
+ * {@link UNAVAILABLE_NOTICE} when Recommendations could not answer, then `formHtml` (already
+ * rendered and escaped, e.g. `renderPreferencesForm`), if any. Every title is HTML-escaped.
  */
-export function renderHomepage(category: CategorySlug, content: HomepageContent): string {
+export function renderHomepage(category: CategorySlug, content: HomepageContent, formHtml = ""): string {
   const heading = `<h1>${escapeHtml(CATEGORIES[category].heading)}</h1>`;
   let section: string;
   if ("unavailable" in content) {
@@ -79,7 +81,7 @@ export function renderHomepage(category: CategorySlug, content: HomepageContent)
     for (const book of content.books) items += `<li>${escapeHtml(book.title)}</li>\n`;
     section = `<ul>\n${items}</ul>`;
   }
-  return page(`${heading}\n${section}`, category);
+  return page(`${heading}\n${section}${formHtml === "" ? "" : `\n${formHtml}`}`, category);
 }
 
 /** A complete error page with a heading and a plain-text message (escaped here). */

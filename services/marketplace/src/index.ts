@@ -6,6 +6,13 @@
 export { BOOKS_PER_PAGE, createMarketplace, type Marketplace, type MarketplaceOptions } from "./app.js";
 export { CATEGORIES, CATEGORY_SLUGS, type CategorySlug, DEFAULT_CATEGORY, isCategorySlug } from "./categories.js";
 export { EMPTY_NOTICE, type PageBook, renderErrorPage, renderHomepage, UNAVAILABLE_NOTICE } from "./homepage.js";
+export {
+  PREFERENCE_COOKIE,
+  type PreferencesOptions,
+  preferredCategory,
+  registerPreferences,
+  renderPreferencesForm,
+} from "./preferences.js";
 export type { Recommendations, RecommendationsConnectivity, RecommendOptions } from "./recommendations.js";
 export {
   createRecommendationsClient,
@@ -14,4 +21,12 @@ export {
   type RecommendationsClientOptions,
   recommendationsTarget,
 } from "./recommendations-client.js";
+export { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
 export { type ShutdownOnSignalOptions, shutdownOnSignal } from "./shutdown-on-signal.js";
+export {
+  DEFAULT_MARKETPLACE_METRICS_PORT,
+  DEFAULT_RECOMMENDATIONS_METRICS_PORT,
+  type RunningMarketplace,
+  type StartMarketplaceOptions,
+  startMarketplace,
+} from "./start-marketplace.js";

@@ -39,7 +39,7 @@ export function renderPreferencesForm(csrfToken: string, selected: CategorySlug 
 <input type="hidden" name="_csrf" value="${escapeAttr(csrfToken)}">
 <label for="preferred-category">My favourite category</label>
 <select id="preferred-category" name="category">${options}</select>
-<button type="submit">Save</button>
+<button type="submit">Save as my default category</button>
 </form>`;
 }
 

@@ -34,10 +34,10 @@ function byCategory(request: recommendationsV1.RecommendRequest): recommendation
 }
 
 /** Builds the Marketplace with the real gRPC client aimed at 127.0.0.1:port. */
-function buildMarketplace(port: number, timeoutMs = 800) {
+async function buildMarketplace(port: number, timeoutMs = 800) {
   const { logger, lines } = createCaptureLogger();
   const recommendations = createRecommendationsClient({ host: "127.0.0.1", port, timeoutMs, logger });
-  const app = createMarketplace({ recommendations, logger });
+  const app = await createMarketplace({ recommendations, logger });
   const close = async () => {
     await app.close();
     recommendations.close();
@@ -70,7 +70,7 @@ describe("Marketplace with a real Recommendations gRPC server", () => {
   it("shows the books the server recommends, asking for the right category and count", async (t) => {
     const server = await startTestRecommendationsServer(byCategory);
     t.after(() => server.shutdown());
-    const marketplace = buildMarketplace(server.port);
+    const marketplace = await buildMarketplace(server.port);
     t.after(() => marketplace.close());
 
     const home = await marketplace.app.inject("/");
@@ -96,7 +96,7 @@ describe("Marketplace with a real Recommendations gRPC server", () => {
   it("serves the page over a real HTTP port", async (t) => {
     const server = await startTestRecommendationsServer(byCategory);
     t.after(() => server.shutdown());
-    const marketplace = buildMarketplace(server.port);
+    const marketplace = await buildMarketplace(server.port);
     t.after(() => marketplace.close());
     const address = await marketplace.app.listen({ host: "127.0.0.1", port: 0 });
     const response = await fetch(`${address}/?category=science-fiction`);
@@ -112,7 +112,7 @@ describe("Marketplace with a real Recommendations gRPC server", () => {
     const evil = `<script>alert("x")</script> & "quotes"`;
     const server = await startTestRecommendationsServer((request) => v1Books(request.category, evil));
     t.after(() => server.shutdown());
-    const marketplace = buildMarketplace(server.port);
+    const marketplace = await buildMarketplace(server.port);
     t.after(() => marketplace.close());
     const response = await marketplace.app.inject("/");
     assert.deepEqual(listItems(response.body), [
@@ -123,7 +123,7 @@ describe("Marketplace with a real Recommendations gRPC server", () => {
 
   it("degrades within about a second while nothing listens, then recovers when the server starts, without a rebuild", async (t) => {
     const port = await freePort();
-    const marketplace = buildMarketplace(port);
+    const marketplace = await buildMarketplace(port);
     t.after(() => marketplace.close());
     const address = await marketplace.app.listen({ host: "127.0.0.1", port: 0 });
 
@@ -165,7 +165,7 @@ describe("Marketplace with a real Recommendations gRPC server", () => {
   it("shows the notice within about a second when the server is slow", async (t) => {
     const server = await startTestRecommendationsServer((request) => ({ delayMs: 3000, books: byCategory(request) }));
     t.after(() => server.shutdown());
-    const marketplace = buildMarketplace(server.port);
+    const marketplace = await buildMarketplace(server.port);
     t.after(() => marketplace.close());
     const address = await marketplace.app.listen({ host: "127.0.0.1", port: 0 });
     const slow = await timed(() =>

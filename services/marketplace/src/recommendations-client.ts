@@ -1,5 +1,5 @@
 import { connectivityState } from "@grpc/grpc-js";
-import { createClient, type Logger } from "@obfy/kit";
+import { type ClientOptions, createClient, type Logger } from "@obfy/kit";
 import { recommendationsV1 } from "@obfy/protos";
 import type { CategorySlug } from "./categories.js";
 import type { PageBook } from "./homepage.js";
@@ -26,6 +26,13 @@ export interface RecommendationsClientOptions {
   readonly timeoutMs?: number;
   /** Logger for the kit client's per-call lines. */
   readonly logger?: Logger;
+  /** Channel credentials, from the kit's `createClientSecurity()` (`TLS_MODE`); plaintext by default. */
+  readonly credentials?: ClientOptions["credentials"];
+  /**
+   * grpc-js interceptors after the kit's own: tracing first, then metrics
+   * (`createGrpcClientTracingInterceptor`, `metrics.grpcClientInterceptor`).
+   */
+  readonly interceptors?: ClientOptions["interceptors"];
 }
 
 /** A {@link Recommendations} backed by gRPC, with the channel's lifecycle. */
@@ -59,6 +66,8 @@ export function createRecommendationsClient(options: RecommendationsClientOption
   const client = createClient(recommendationsV1.RecommendationsServiceService, target, {
     defaultTimeoutMs: options.timeoutMs ?? DEFAULT_RECOMMENDATIONS_TIMEOUT_MS,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
   });
   return {
     target,

@@ -91,7 +91,7 @@ describe("closing the Marketplace", () => {
       logger,
     });
     t.after(() => recommendations.close());
-    const app = createMarketplace({ recommendations, logger });
+    const app = await createMarketplace({ recommendations, logger });
     const address = await app.listen({ host: "127.0.0.1", port: 0 });
 
     const inFlight = fetch(`${address}/`).then(async (r) => ({ status: r.status, body: await r.text() }));

@@ -1,4 +1,12 @@
-import { createServer, defineService, type KitServer, type Logger, type ServerConfig } from "@obfy/kit";
+import {
+  type CreateServerOptions,
+  createServer,
+  defineService,
+  type KitServer,
+  type Logger,
+  type ServerConfig,
+  type ServerInterceptor,
+} from "@obfy/kit";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import type { Catalog } from "./catalog.js";
 import { createLegacyRecommendationsHandlers } from "./legacy-recommendations-handlers.js";
@@ -15,6 +23,12 @@ export interface RecommendationsServerDeps {
   readonly logger?: Logger;
   /** Server settings (`readServerConfig()`); read from the environment when omitted. */
   readonly config?: ServerConfig;
+  /** Observability interceptors that see every call first: tracing, then metrics (see docs/observability.md). */
+  readonly outerInterceptors?: readonly ServerInterceptor[];
+  /** Interceptors closest to the handler, e.g. `createServerSecurity().interceptors` (authorization, bearer tokens). */
+  readonly interceptors?: readonly ServerInterceptor[];
+  /** Transport credentials, e.g. `createServerSecurity().credentials` (TLS/mTLS); plaintext when omitted. */
+  readonly credentials?: CreateServerOptions["credentials"];
 }
 
 /**
@@ -32,5 +46,8 @@ export function createRecommendationsServer(deps: RecommendationsServerDeps): Ki
     ],
     ...(deps.logger === undefined ? {} : { logger: deps.logger }),
     ...(deps.config === undefined ? {} : { config: deps.config }),
+    ...(deps.outerInterceptors === undefined ? {} : { outerInterceptors: deps.outerInterceptors }),
+    ...(deps.interceptors === undefined ? {} : { interceptors: deps.interceptors }),
+    ...(deps.credentials === undefined ? {} : { credentials: deps.credentials }),
   });
 }

@@ -17,3 +17,11 @@ export {
 export { LEGACY_ERRORS } from "./legacy-recommendations-handlers.js";
 export { type RandomSource, sampleDistinct } from "./recommend.js";
 export { DEFAULT_MAX_RESULTS, V1_ERRORS } from "./recommendations-v1-handlers.js";
+export {
+  DEFAULT_METRICS_PORT,
+  DEFAULT_PORT,
+  type RunningRecommendations,
+  STARTED_MESSAGE,
+  type StartRecommendationsOptions,
+  startRecommendations,
+} from "./start-recommendations.js";

@@ -74,7 +74,8 @@ export interface RunClusterOptions {
   readonly logger?: Logger;
   /**
    * Where the primary serves the aggregated `GET /metrics` (every worker's registry, merged) and
-   * `GET /healthz` (200 while at least one worker serves, 503 otherwise). Omit for none.
+   * `GET /healthz` (200 while at least one worker serves, 503 otherwise). Omit for none. Only used
+   * with more than one worker: with one, `start` serves its own metrics as usual.
    */
   readonly metrics?: { readonly port: number; readonly host?: string };
   readonly restart?: RestartPolicy;

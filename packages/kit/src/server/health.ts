@@ -20,6 +20,11 @@ export interface HealthControl {
   setAll(status: ServingStatus): void;
   /** The current status of `service`, `undefined` when unknown. */
   getStatus(service: string): ServingStatus | undefined;
+  /**
+   * Serves this same health state on another server too, e.g. a plaintext probe port
+   * (`startProbeServer`) when the main port requires TLS.
+   */
+  addToServer(server: Server): void;
 }
 
 /**
