@@ -156,7 +156,15 @@ if (invokedDirectly) {
     prefix: pinning.server,
     stdout: "null",
     ipc: which === "kit",
-    env: { PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production", LOG_FORMAT: "json", LOG_LEVEL: "info" },
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      NODE_ENV: "production",
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "info",
+      METRICS_HOST: "127.0.0.1",
+      METRICS_PORT: "0",
+    },
   });
   if (which === "kit") port = Number((await server.waitFor((l) => l.event === "ready", 30_000)).port);
   await waitForServing(port, 30_000);

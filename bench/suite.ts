@@ -58,7 +58,7 @@ const P = quick
       throughputRounds: 2,
       warmupMs: 1000,
       closedMs: 3000,
-      openMs: 5000,
+      openMs: 4000,
       rates: [0.25, 0.5, 0.75],
       h2loadSeconds: 5,
       httpSeconds: 5,
@@ -236,6 +236,9 @@ async function startRecommendations(
       NODE_ENV: "production",
       LOG_FORMAT: "json",
       LOG_LEVEL: "info",
+      // Loopback only, and a free port each: two instances run side by side in the suite.
+      METRICS_HOST: "127.0.0.1",
+      METRICS_PORT: "0",
       ...extraEnv,
     },
   });
@@ -581,6 +584,8 @@ await section("Marketplace homepage", async () => {
         LOG_FORMAT: "json",
         RECOMMENDATIONS_HOST: "127.0.0.1",
         RECOMMENDATIONS_PORT: String(service?.port),
+        METRICS_HOST: "127.0.0.1",
+        METRICS_PORT: "0",
         // The limiter still runs on every request; it just must not turn the load into 429s.
         RATE_LIMIT_MAX: "1000000000",
       },
@@ -657,6 +662,8 @@ await section("scaling (cluster workers)", async () => {
           HOST: "127.0.0.1",
           NODE_ENV: "production",
           LOG_FORMAT: "json",
+          METRICS_HOST: "127.0.0.1",
+          METRICS_PORT: "0",
         },
       });
       try {

@@ -24,7 +24,8 @@ function startService(name: string, env: Record<string, string>): LoggedProcess 
   const [, ...args] = script.split(" ");
   return spawnLogged(process.execPath, args, {
     cwd: dir,
-    env: { ...process.env, HOST: "127.0.0.1", LOG_FORMAT: "json", ...env },
+    // Any free metrics port, so parallel test files never clash on the defaults (9464/9465).
+    env: { ...process.env, HOST: "127.0.0.1", LOG_FORMAT: "json", METRICS_PORT: "0", ...env },
   });
 }
 

@@ -44,6 +44,8 @@ describe("npm start (scripts/start.mjs)", () => {
         HOST: "127.0.0.1",
         RECOMMENDATIONS_HOST: "127.0.0.1",
         LOG_FORMAT: "json",
+        // Any free metrics ports, so parallel test files never clash on the defaults (9464/9465).
+        METRICS_PORT: "0",
       },
     });
     const childPids: number[] = [];

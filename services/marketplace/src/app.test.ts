@@ -13,6 +13,7 @@ const SECURITY: SecurityConfig = {
   rateLimitMax: 1000,
   rateLimitWindow: "1 minute",
   rateLimitExemptPaths: ["/healthz", "/readyz", "/metrics"],
+  trustProxy: false,
   cookieSecret: "a-test-secret-that-is-at-least-32-characters",
   secureCookies: false,
 };

@@ -89,6 +89,7 @@ export async function createMarketplace(options: MarketplaceOptions) {
     logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
     // Let fastify.close() end idle keep-alive sockets so shutdown does not wait for browsers to hang up.
     forceCloseConnections: "idle",
+    trustProxy: security.trustProxy,
   });
 
   // First, so the scopes plugins open below (the preferences form) inherit it. Server errors

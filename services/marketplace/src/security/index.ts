@@ -22,6 +22,12 @@ export interface SecurityConfig {
   readonly cookieSecret: string;
   /** `COOKIE_SECURE`: send cookies only over HTTPS (default on in production). */
   readonly secureCookies: boolean;
+  /**
+   * `TRUST_PROXY`: which proxies may set `X-Forwarded-For`, so rate limiting sees the shopper's
+   * address instead of the ingress controller's: `false` (default), `true`, a hop count, or a
+   * comma-separated list of addresses/CIDRs (fastify's `trustProxy`).
+   */
+  readonly trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
 }
 
 /** Thrown for a bad security setting; the message names the variable. */
@@ -62,12 +68,31 @@ export function readSecurityConfig(env: NodeJS.ProcessEnv = process.env): Securi
   }
   const secureCookies = secureText ? secureText === "true" || secureText === "1" : production;
   return {
+    trustProxy: readTrustProxy(env.TRUST_PROXY),
     rateLimitMax,
     rateLimitWindow,
     rateLimitExemptPaths: ["/healthz", "/readyz", "/metrics"],
     cookieSecret,
     secureCookies,
   };
+}
+
+function readTrustProxy(raw: string | undefined): SecurityConfig["trustProxy"] {
+  const text = raw?.trim() ?? "";
+  if (text === "" || text === "false" || text === "0") return false;
+  if (text === "true") return true;
+  if (/^\d+$/.test(text)) {
+    // Trust that many proxy hops in front of us (proxy-addr's trust function).
+    const hops = Number(text);
+    return (_address, hop) => hop < hops;
+  }
+  const entries = text.split(",").map((e) => e.trim());
+  if (entries.some((e) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(e))) {
+    throw new SecurityConfigError(
+      `TRUST_PROXY must be true, false, a hop count, or comma-separated addresses/CIDRs, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return entries;
 }
 
 /** The name of the cookie holding the CSRF secret: `__Host-` pins it to this host, HTTPS, path `/`. */

@@ -10,6 +10,7 @@ const CONFIG: SecurityConfig = {
   rateLimitMax: 1000,
   rateLimitWindow: "1 minute",
   rateLimitExemptPaths: ["/healthz", "/readyz", "/metrics"],
+  trustProxy: false,
   cookieSecret: "a-test-secret-that-is-at-least-32-characters",
   secureCookies: false,
 };
@@ -87,6 +88,39 @@ describe("rate limiting", () => {
     // Another client is not affected.
     assert.equal((await app.inject({ method: "GET", url: "/", remoteAddress: "10.0.0.2" })).statusCode, 200);
     for (let i = 0; i < 10; i++) assert.equal((await app.inject({ method: "GET", url: "/healthz" })).statusCode, 200);
+  });
+
+  test("TRUST_PROXY lets the limit see each shopper behind a proxy, and only then", async (t) => {
+    const build = async (trustProxy: SecurityConfig["trustProxy"]) => {
+      const app = fastify({ logger: false, trustProxy });
+      await registerSecurity(app, { ...CONFIG, rateLimitMax: 2, trustProxy });
+      app.get("/", async () => "ok");
+      await app.ready();
+      t.after(() => app.close());
+      // Every request arrives from the same proxy; X-Forwarded-For names the shopper.
+      return (shopper: string) =>
+        app.inject({ method: "GET", url: "/", remoteAddress: "192.0.2.10", headers: { "x-forwarded-for": shopper } });
+    };
+    const trusted = await build(readSecurityConfig({ TRUST_PROXY: "1" }).trustProxy);
+    assert.equal((await trusted("203.0.113.7")).statusCode, 200);
+    assert.equal((await trusted("203.0.113.7")).statusCode, 200);
+    assert.equal((await trusted("203.0.113.7")).statusCode, 429);
+    assert.equal((await trusted("203.0.113.8")).statusCode, 200, "another shopper behind the same proxy");
+
+    const untrusted = await build(readSecurityConfig({}).trustProxy);
+    assert.equal((await untrusted("203.0.113.7")).statusCode, 200);
+    assert.equal((await untrusted("203.0.113.8")).statusCode, 200);
+    assert.equal((await untrusted("203.0.113.9")).statusCode, 429, "without TRUST_PROXY the proxy is the client");
+
+    assert.deepEqual(readSecurityConfig({ TRUST_PROXY: "10.0.0.0/8, 127.0.0.1" }).trustProxy, [
+      "10.0.0.0/8",
+      "127.0.0.1",
+    ]);
+    assert.equal(readSecurityConfig({ TRUST_PROXY: "true" }).trustProxy, true);
+    assert.throws(
+      () => readSecurityConfig({ TRUST_PROXY: "the ingress" }),
+      /TRUST_PROXY must be true, false, a hop count/,
+    );
   });
 
   test("RATE_LIMIT_* and COOKIE_* are read with clear errors", () => {
