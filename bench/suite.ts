@@ -11,6 +11,7 @@
  * the Marketplace homepage, memory, start-up, and multi-process scaling. A section that fails is
  * recorded as failed and the suite carries on.
  */
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,6 +72,18 @@ const CLOSED_CONCURRENCY = 100;
 const OPEN_OUTSTANDING_CAP = 5000;
 const V1_PATH = "/bookstore.recommendations.v1.RecommendationsService/Recommend";
 const resultsDir = join(repoRoot, "bench", "results");
+
+/** One pre-encoded v1 RecommendRequest as a gRPC frame, for h2load (written once, removed on exit). */
+const frameDir = mkdtempSync(join(tmpdir(), "obfy-bench-"));
+const v1Frame = grpcFrame(
+  recommendationsV1.RecommendRequest.encode({
+    userId: 1,
+    category: recommendationsV1.BookCategory.BOOK_CATEGORY_SCIENCE_FICTION,
+    maxResults: 3,
+  }).finish(),
+);
+const v1BodyFile = writeFrameFile(frameDir, "recommend-request.grpc", v1Frame);
+process.on("exit", () => rmSync(frameDir, { recursive: true, force: true }));
 
 const cores = availableParallelism();
 const pinning = detectPinning(cores);
@@ -461,14 +474,28 @@ await section("cost of the per-call log line", async () => {
   // is what the info line costs (pino serialisation + a synchronous write per call).
   const quiet = await startRecommendations({ LOG_LEVEL: "warn" });
   try {
+    if (!h2loadAvailable()) throw new Error("h2load is not installed (Debian: nghttp2-client)");
+    // h2load saturates the server's core (the grpc-js client cannot), so CPU per call is stable.
     const perCall: Record<string, number[]> = { info: [], warn: [] };
     for (let round = 0; round < P.throughputRounds; round++) {
       for (const [level, server] of [
         ["info", service],
         ["warn", quiet],
       ] as const) {
-        const r = await grpcLoad(loadConfig(server.port, "v1", "closed"), server.process);
-        perCall[level]?.push((r.serverCpu * 1e6) / Math.max(r.throughput, 1));
+        const cpu0 = treeCpuSeconds(server.process.pid);
+        const t0 = performance.now();
+        const r = await runH2load({
+          port: server.port,
+          path: V1_PATH,
+          bodyFile: v1BodyFile,
+          clients: CONNECTIONS,
+          streams: 100,
+          warmupSeconds: 1,
+          durationSeconds: P.h2loadSeconds,
+          prefix: pinning.load,
+        });
+        const serverCpu = (treeCpuSeconds(server.process.pid) - cpu0) / ((performance.now() - t0) / 1000);
+        perCall[level]?.push((serverCpu * 1e6) / Math.max(r.requestsPerSec, 1));
       }
     }
     const info = median(perCall.info ?? []);
@@ -520,16 +547,9 @@ await section("Recommend latency at fixed rates (open loop)", async () => {
 await section("h2load ceiling", async () => {
   if (!service || !bare || !kit) throw new Error("servers did not start");
   if (!h2loadAvailable()) throw new Error("h2load is not installed (Debian: nghttp2-client)");
-  const dir = mkdtempSync(join(tmpdir(), "obfy-bench-"));
-  try {
-    const frame = grpcFrame(
-      recommendationsV1.RecommendRequest.encode({
-        userId: 1,
-        category: recommendationsV1.BookCategory.BOOK_CATEGORY_SCIENCE_FICTION,
-        maxResults: 3,
-      }).finish(),
-    );
-    const bodyFile = writeFrameFile(dir, "recommend-request.grpc", frame);
+  {
+    const frame = v1Frame;
+    const bodyFile = v1BodyFile;
     for (const [name, server] of [
       ["bare", bare],
       ["kit", kit],
@@ -560,8 +580,6 @@ await section("h2load ceiling", async () => {
       });
       log(`  h2load ${name}: ${Math.round(r.requestsPerSec)} req/s`);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -584,6 +602,8 @@ await section("Marketplace homepage", async () => {
         LOG_FORMAT: "json",
         RECOMMENDATIONS_HOST: "127.0.0.1",
         RECOMMENDATIONS_PORT: String(service?.port),
+        // Required in production; any 32 random bytes do for a benchmark.
+        COOKIE_SECRET: randomBytes(32).toString("hex"),
         METRICS_HOST: "127.0.0.1",
         METRICS_PORT: "0",
         // The limiter still runs on every request; it just must not turn the load into 429s.
@@ -640,16 +660,8 @@ await service?.process.stop();
 
 await section("scaling (cluster workers)", async () => {
   if (!h2loadAvailable()) throw new Error("h2load is not installed (Debian: nghttp2-client)");
-  const dir = mkdtempSync(join(tmpdir(), "obfy-bench-"));
-  try {
-    const frame = grpcFrame(
-      recommendationsV1.RecommendationsServiceService.recommend.requestSerialize({
-        userId: 1,
-        category: recommendationsV1.BookCategory.BOOK_CATEGORY_MYSTERY,
-        maxResults: 3,
-      }),
-    );
-    const bodyFile = writeFrameFile(dir, "recommend-request.grpc", frame);
+  {
+    const bodyFile = v1BodyFile;
     for (const workers of [1, 2]) {
       const port = await freePort();
       // Unpinned: the point is to use both cores. h2load shares them, so 2 workers cannot double.
@@ -688,8 +700,6 @@ await section("scaling (cluster workers)", async () => {
         await proc.stop(15_000);
       }
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -705,11 +715,20 @@ function ratioRow(api: "v1" | "legacy", kind: "kit" | "service"): Target | undef
   if (!s || !b) return undefined;
   const ratio = s.throughput / b.throughput;
   const cpuRatio = s.perCpuSecond / b.perCpuSecond;
+  // h2load saturates the server (the grpc-js client may not): its ratio, where measured (v1), is
+  // the most reliable, and together with calls per server CPU-second decides the row.
+  const hs = results.h2load.find((r) => r.server === kind);
+  const hb = results.h2load.find((r) => r.server === "bare");
+  const h2Ratio = api === "v1" && hs && hb ? hs.requestsPerSec / hb.requestsPerSec : undefined;
+  const decisive = h2Ratio === undefined ? [cpuRatio] : [cpuRatio, h2Ratio];
   return {
     name: `${SERVER_LABEL[kind]} vs bare grpc-js (${api} Recommend)`,
     target: "≥ 90 % of bare",
-    measured: `${(ratio * 100).toFixed(0)} % of req/s (${fmt(s.throughput)} vs ${fmt(b.throughput)}); ${(cpuRatio * 100).toFixed(0)} % per server CPU-second`,
-    pass: Math.min(ratio, cpuRatio) >= 0.9,
+    measured:
+      `${(cpuRatio * 100).toFixed(0)} % per server CPU-second` +
+      (h2Ratio === undefined ? "" : `; ${(h2Ratio * 100).toFixed(0)} % of h2load req/s`) +
+      `; ${(ratio * 100).toFixed(0)} % of grpc-js-client req/s (${fmt(s.throughput)} vs ${fmt(b.throughput)}${Math.min(s.serverCpu, b.serverCpu) < 0.95 ? ", client-bound" : ""})`,
+    pass: Math.min(...decisive) >= 0.9,
   };
 }
 
@@ -892,7 +911,7 @@ function renderMarkdown(): string {
     out.push(
       "### What the per-call log line costs",
       "",
-      `Same service, same load, LOG_LEVEL=info (one JSON line per call) vs LOG_LEVEL=warn (none for OK calls): ${fmt(l.infoUsPerCall, 1)} vs ${fmt(l.warnUsPerCall, 1)} µs of server CPU per call, so the line is ${(l.shareOfCall * 100).toFixed(0)} % of a call's cost.`,
+      `Same service, loaded by h2load (server core saturated), LOG_LEVEL=info (one JSON line per call) vs LOG_LEVEL=warn (none for OK calls): ${fmt(l.infoUsPerCall, 1)} vs ${fmt(l.warnUsPerCall, 1)} µs of server CPU per call, so the line is ${(l.shareOfCall * 100).toFixed(0)} % of a call's cost (median of ${P.throughputRounds} alternated round(s)).`,
       "",
     );
   }

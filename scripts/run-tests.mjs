@@ -24,7 +24,8 @@ function walk(dir, out) {
   return out;
 }
 
-const searchRoots = roots.length > 0 ? roots : ["packages", "services", "test", "bench", "deploy"].map((d) => join(repoRoot, d));
+const searchRoots =
+  roots.length > 0 ? roots : ["packages", "services", "test", "bench", "deploy"].map((d) => join(repoRoot, d));
 const files = searchRoots.flatMap((r) => {
   try {
     return statSync(r).isDirectory() ? walk(r, []) : [r];
@@ -51,7 +52,10 @@ const args = [
   ...extra,
   ...files.map((f) => relative(process.cwd(), f)),
 ];
-const child = spawn(process.execPath, args, { stdio: "inherit", env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test" } });
+const child = spawn(process.execPath, args, {
+  stdio: "inherit",
+  env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test" },
+});
 const forward = (sig) => () => child.kill(sig);
 process.on("SIGINT", forward("SIGINT"));
 process.on("SIGTERM", forward("SIGTERM"));

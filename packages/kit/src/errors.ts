@@ -42,7 +42,10 @@ export class GrpcError extends Error {
   readonly metadata: Metadata;
 
   constructor(code: status, message?: string, options: GrpcErrorOptions = {}) {
-    super(message ?? GENERIC_MESSAGES[code] ?? "Error", options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      message ?? GENERIC_MESSAGES[code] ?? "Error",
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "GrpcError";
     this.code = code;
     this.metadata = options.metadata ?? new Metadata();
@@ -68,7 +71,9 @@ export class GrpcError extends Error {
       if (error.code === status.DEADLINE_EXCEEDED || error.code === status.CANCELLED) {
         return new GrpcError(error.code, GENERIC_MESSAGES[error.code], { cause: error });
       }
-      return new GrpcError(fallback, fallback === status.INTERNAL ? INTERNAL_ERROR_MESSAGE : undefined, { cause: error });
+      return new GrpcError(fallback, fallback === status.INTERNAL ? INTERNAL_ERROR_MESSAGE : undefined, {
+        cause: error,
+      });
     }
     if (error instanceof Error && error.name === "AbortError") {
       return new GrpcError(status.CANCELLED, GENERIC_MESSAGES[status.CANCELLED], { cause: error });
