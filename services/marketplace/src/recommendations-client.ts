@@ -65,6 +65,10 @@ export function createRecommendationsClient(options: RecommendationsClientOption
   const target = recommendationsTarget(options.host, options.port);
   const client = createClient(recommendationsV1.RecommendationsServiceService, target, {
     defaultTimeoutMs: options.timeoutMs ?? DEFAULT_RECOMMENDATIONS_TIMEOUT_MS,
+    // Recommendations is our own grpc-js server, which accepts frequent pings (no ping-strike
+    // policy), so find a silently dead replica (cable pulled, node gone) within ~15 s instead of
+    // the kit's conservative 5 minutes: until then every call sent there waits out its deadline.
+    keepalive: { timeMs: 10_000, timeoutMs: 5_000 },
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
