@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { recommendationsV1 } from "@obfy/protos";
 import { type CodecResult, codecMarkdown } from "./codec.js";
 import type { LoadConfig, LoadResult } from "./fixtures/grpc-load.js";
@@ -637,7 +638,7 @@ await section("Marketplace homepage", async () => {
 
     const url = `http://127.0.0.1:${current.port}/`;
     const page = await (await fetch(url)).text();
-    if (!page.includes("<html") || /unavailable/i.test(page)) {
+    if (!/<html/i.test(page) || page.includes(UNAVAILABLE_NOTICE)) {
       throw new Error("the homepage did not render recommendations; is Recommendations reachable?");
     }
     const rss = { market: sampleRss(current.proc.pid), recs: sampleRss(service.process.pid) };
