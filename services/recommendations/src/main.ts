@@ -1,15 +1,25 @@
-// Entry point of the Recommendations deployable: create the logger and metrics, start, run until
-// signalled. Everything else lives in startRecommendations (src/start-recommendations.ts) and
-// createRecommendationsServer (src/app.ts), so tests build and start the very same service.
+// Entry point of the Recommendations deployable: create the logger, then start one process or
+// WORKERS processes sharing PORT (node:cluster), each running until signalled. Everything else lives
+// in startRecommendations (src/start-recommendations.ts) and createRecommendationsServer (src/app.ts),
+// so tests build and start the very same service.
 import {
   createLogger,
   createMetrics,
   installProcessErrorHandlers,
   type Logger,
+  readMetricsConfig,
+  readWorkers,
+  runCluster,
   runUntilSignalled,
   traceLogMixin,
 } from "@obfy/kit";
-import { startRecommendations } from "./start-recommendations.js";
+import { DEFAULT_METRICS_PORT, startRecommendations } from "./start-recommendations.js";
+
+/** Logs one clear line (no stack trace) and exits 1: for configuration, certificate, catalogue and bind errors. */
+function fail(logger: Logger, error: unknown): never {
+  logger.fatal(`Cannot start: ${(error as Error).message}`);
+  process.exit(1);
+}
 
 let logger: Logger;
 try {
@@ -20,16 +30,33 @@ try {
   process.exit(1);
 }
 
-const metrics = createMetrics();
-installProcessErrorHandlers(logger, metrics);
-
+let workers: number;
+let metricsConfig: ReturnType<typeof readMetricsConfig>;
 try {
-  const service = await startRecommendations({ env: process.env, logger, metrics });
-  // runUntilSignalled drains the gRPC server first; stop() then closes the probe and metrics
-  // servers and flushes traces.
-  await runUntilSignalled(service.server, { onShutdown: () => service.stop() });
+  workers = readWorkers(process.env);
+  metricsConfig = readMetricsConfig(process.env, DEFAULT_METRICS_PORT);
 } catch (error) {
-  // Configuration, certificate, catalogue and bind errors: one clear line, no stack trace.
-  logger.fatal(`Cannot start: ${(error as Error).message}`);
-  process.exit(1);
+  fail(logger, error);
 }
+
+await runCluster({
+  workers,
+  logger,
+  // With several workers the primary serves their merged metrics on METRICS_PORT.
+  ...(metricsConfig.port === undefined ? {} : { metrics: { host: metricsConfig.host, port: metricsConfig.port } }),
+  async start({ clustered }) {
+    const metrics = createMetrics();
+    installProcessErrorHandlers(logger, metrics);
+    // A worker must not bind METRICS_PORT itself: the primary answers for all of them.
+    const env = clustered ? { ...process.env, METRICS_PORT: "off" } : process.env;
+    try {
+      const service = await startRecommendations({ env, logger, metrics });
+      // runUntilSignalled drains the gRPC server first; stop() then closes the probe and metrics
+      // servers and flushes traces. Not awaited: start must return once the service serves.
+      void runUntilSignalled(service.server, { onShutdown: () => service.stop() });
+      return { port: service.port, registry: metrics.registry };
+    } catch (error) {
+      fail(logger, error);
+    }
+  },
+});
