@@ -16,13 +16,14 @@ import { join } from "node:path";
 import type { LoadConfig, LoadResult } from "./fixtures/grpc-load.js";
 import {
   detectPinning,
+  fixtureArgs,
+  fixtureRuntime,
   freePort,
   killAll,
   repoRoot,
   serviceCommand,
   start,
-  startTs,
-  TS_NODE_ARGS,
+  startFixture,
   waitForServing,
 } from "./lib/procs.js";
 
@@ -147,8 +148,8 @@ if (invokedDirectly) {
       ? serviceCommand("recommendations")
       : {
           command: process.execPath,
-          args: [...TS_NODE_ARGS, join(repoRoot, "bench", "fixtures", "kit-stack-server.ts")],
-          runtime: "source" as const,
+          args: fixtureArgs("kit-stack-server"),
+          runtime: fixtureRuntime,
         };
   let port = await freePort();
   // --cpu-prof goes before the script; the tsx flags (if any) stay with it.
@@ -178,7 +179,7 @@ if (invokedDirectly) {
     durationMs: seconds * 1000,
     maxRequests: 5_000_000,
   };
-  const loader = startTs(join(repoRoot, "bench", "fixtures", "grpc-load.ts"), [JSON.stringify(config)], {
+  const loader = startFixture("grpc-load", [JSON.stringify(config)], {
     prefix: pinning.load,
   });
   const line = await loader.waitFor((l) => l.event === "result", seconds * 1000 + 60_000);

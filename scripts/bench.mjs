@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// `npm run bench`: runs the benchmark suite (bench/suite.ts) with tsx and the `source` export
-// condition, then any other top-level bench/*.ts benchmark, each in its own process.
+// `npm run bench`: builds the workspaces (`npm run build`) so every service runs from its
+// compiled dist/ as in production, compiles the bench fixtures (servers and load generators) to
+// plain JavaScript with esbuild, then runs the benchmark suite (bench/suite.ts, through tsx: it
+// only orchestrates) and any other top-level bench/*.ts benchmark, each in its own process.
 // Results: bench/results/ (results.md, results.json, *.svg; other benchmarks' output as <name>.txt).
 //
 // Usage: node scripts/bench.mjs [name ...]   e.g. `npm run bench -- codec` or `npm run bench -- suite`
-// Environment: BENCH_QUICK=1 for a ~1 minute smoke run; BENCH_RUNTIME=dist|source to force how
-// the services run (default: the compiled dist/ when it is newer than the sources).
+// Environment: BENCH_QUICK=1 for a ~1 minute smoke run; BENCH_SKIP_BUILD=1 to reuse an existing
+// build (the suite still refuses stale or missing dist/ output); BENCH_RUNTIME=source to measure
+// the TypeScript sources through tsx instead (development only, not comparable).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +33,44 @@ if (unknown.length > 0) {
 }
 
 mkdirSync(resultsDir, { recursive: true });
+
+if (process.env.BENCH_RUNTIME !== "source") {
+  if (process.env.BENCH_SKIP_BUILD !== "1") {
+    console.error("bench: npm run build (services must run from dist/, as in production)");
+    const build = spawnSync("npm", ["run", "build"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+    if (build.status !== 0) {
+      console.error(
+        "bench: `npm run build` failed, so the benchmarks would measure stale or missing code; fix the build (or set BENCH_RUNTIME=source for an unrepresentative tsx run) and retry.",
+      );
+      process.exit(1);
+    }
+    // Just built: tsc's incremental build leaves unchanged outputs with old mtimes, so the
+    // suite's own "dist/ newer than src/" check would be wrong here.
+    process.env.BENCH_RUNTIME = "dist";
+  }
+  // The fixtures (bare and kit servers, load generators) as plain ESM JavaScript: one file each,
+  // workspace and npm packages left as imports so they resolve to the built dist/ like a service.
+  const fixturesOut = join(resultsDir, "tmp", "fixtures-dist");
+  rmSync(fixturesOut, { recursive: true, force: true });
+  const { build } = await import("esbuild");
+  const fixturesDir = join(benchDir, "fixtures");
+  await build({
+    entryPoints: readdirSync(fixturesDir)
+      .filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"))
+      .map((name) => join(fixturesDir, name)),
+    outdir: fixturesOut,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: "linked",
+    logLevel: "warning",
+  });
+  process.env.BENCH_FIXTURES_DIR = fixturesOut;
+}
+
 let failed = 0;
 for (const name of names) {
   const file = join(benchDir, `${name}.ts`);

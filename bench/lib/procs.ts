@@ -191,6 +191,24 @@ export function startTs(file: string, args: readonly string[], options: StartOpt
   return start(process.execPath, [...TS_NODE_ARGS, file, ...args], options);
 }
 
+/**
+ * How bench fixtures run: `dist` = the JavaScript `scripts/bench.mjs` compiled them to
+ * (`BENCH_FIXTURES_DIR`), importing the workspaces' built dist/ like a deployed service;
+ * `source` = through tsx (when a benchmark file is run by hand without the script).
+ */
+export const fixtureRuntime: "dist" | "source" = process.env.BENCH_FIXTURES_DIR ? "dist" : "source";
+
+/** The node arguments that run `bench/fixtures/<name>.ts` (compiled when available). */
+export function fixtureArgs(name: string): string[] {
+  const dir = process.env.BENCH_FIXTURES_DIR;
+  return dir ? [join(dir, `${name}.mjs`)] : [...TS_NODE_ARGS, join(repoRoot, "bench", "fixtures", `${name}.ts`)];
+}
+
+/** Starts the bench fixture `name` (e.g. `grpc-load`), compiled to JavaScript when available. */
+export function startFixture(name: string, args: readonly string[], options: StartOptions = {}): Managed {
+  return start(process.execPath, [...fixtureArgs(name), ...args], options);
+}
+
 /** Clock ticks per second for /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
 const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
@@ -366,9 +384,10 @@ export interface ServiceCommand {
 }
 
 /**
- * The command that runs `services/<name>`'s main: the compiled `dist/main.js` when it exists and
- * is newer than every source it depends on (as production runs it), otherwise `src/main.ts`
- * through tsx. `BENCH_RUNTIME=source|dist` forces one.
+ * The command that runs `services/<name>`'s main: the compiled `dist/main.js` (as production
+ * runs it). Throws when dist/ is missing or older than the sources it is built from (run
+ * `npm run build`, which `npm run bench` does first). `BENCH_RUNTIME=source` runs `src/main.ts`
+ * through tsx instead (development only: tsx costs start-up time and memory).
  */
 export function serviceCommand(name: "recommendations" | "marketplace"): ServiceCommand {
   const dist = join(repoRoot, "services", name, "dist", "main.js");
@@ -379,8 +398,11 @@ export function serviceCommand(name: "recommendations" | "marketplace"): Service
     ["kit", "protos"].every((p) => existsSync(join(repoRoot, "packages", p, "dist", "index.js"))) &&
     statSync(dist).mtimeMs >=
       newestSource([join(repoRoot, "services", name, "src"), join(repoRoot, "packages", "kit", "src")]);
-  const useDist = forced === "dist" || (forced !== "source" && distFresh);
-  return useDist
-    ? { command: process.execPath, args: [dist], runtime: "dist" }
-    : { command: process.execPath, args: [...TS_NODE_ARGS, src], runtime: "source" };
+  if (forced === "source") return { command: process.execPath, args: [...TS_NODE_ARGS, src], runtime: "source" };
+  if (!distFresh && forced !== "dist") {
+    throw new Error(
+      `services/${name}/dist is missing or older than its sources: run \`npm run build\` first (npm run bench does), or set BENCH_RUNTIME=source to measure the sources through tsx`,
+    );
+  }
+  return { command: process.execPath, args: [dist], runtime: "dist" };
 }

@@ -7,6 +7,7 @@ import type {
   ServerWritableStream,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { GrpcError } from "./errors.js";
 
 /** Any grpc-js server call object. */
 export type RawServerCall =
@@ -56,9 +57,19 @@ export interface CallContext {
   readonly requestId: string;
   /** Absolute deadline in ms since the epoch; `Infinity` when the caller set none. */
   readonly deadline: number;
-  /** Aborted when the caller cancels, the deadline passes, or the server drains past its grace period. */
+  /**
+   * Aborted when the caller cancels, the deadline passes, or the server drains past its grace
+   * period. Created on first read: code that only needs to know whether the call ended early
+   * should read {@link CallContext.abortReason} instead, which costs nothing.
+   */
   readonly signal: AbortSignal;
-  /** A pino logger bound to the method and request id. */
+  /**
+   * Why the call was ended early: `Cancelled` (the caller cancelled), `DeadlineExceeded` or
+   * `Unavailable` (the server drained past its grace period); `undefined` while it was not.
+   * The same value as `signal.reason` once the signal is aborted, without creating the signal.
+   */
+  readonly abortReason: GrpcError | undefined;
+  /** A pino logger bound to the method and request id (created on first read). */
   readonly log: Logger;
   /** Headers to send with the response; interceptors and handlers may add to them before the first message. */
   readonly responseHeaders: Metadata;
@@ -77,9 +88,30 @@ export function currentContext(): CallContext | undefined {
   return storage.getStore();
 }
 
-/** Runs `fn` with `context` as the current call context. Used by the server adapter. */
-export function runWithContext<T>(context: CallContext, fn: () => T): T {
-  return storage.run(context, fn);
+/**
+ * Runs `fn(...args)` with `context` as the current call context. Used by the server adapter;
+ * passing arguments instead of a closure spares an allocation per call.
+ */
+export function runWithContext<T, A extends unknown[] = []>(context: CallContext, fn: (...args: A) => T, ...args: A): T {
+  return storage.run(context, fn, ...args);
+}
+
+// The per-call child loggers behind CallContext.log, so a pino mixin can tell them from other
+// loggers without reading `context.log` (which would create one for every call).
+const callLoggers = new WeakSet<object>();
+
+/** Marks `logger` as a call's own `context.log`. Used by the server adapter. */
+export function markCallLogger(logger: Logger): void {
+  callLoggers.add(logger);
+}
+
+/**
+ * True when `logger` is some call's `context.log` (which already binds `method` and
+ * `request_id`). For pino mixins: compare with this rather than with `currentContext().log`,
+ * which would build a child logger on every line.
+ */
+export function isCallLogger(logger: unknown): boolean {
+  return typeof logger === "object" && logger !== null && callLoggers.has(logger);
 }
 
 /** Milliseconds left before `context`'s deadline (`Infinity` when none); never negative. */

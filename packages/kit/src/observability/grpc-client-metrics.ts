@@ -1,20 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { InterceptingCall, type Interceptor } from "@grpc/grpc-js";
-import { type Counter, Histogram, type Registry } from "prom-client";
-import { GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-server-metrics.js";
-import { grpcType, splitMethodPath, statusName } from "./grpc-status-names.js";
-import { counter } from "./prom-helpers.js";
-
-type MethodLabels = "grpc_type" | "grpc_service" | "grpc_method";
-
-interface BoundMethod {
-  readonly labels: readonly [string, string, string];
-  readonly started: Counter.Internal;
-  readonly received: Counter.Internal;
-  readonly sent: Counter.Internal;
-  readonly seconds: Histogram.Internal<MethodLabels>;
-  readonly handled: (Counter.Internal | undefined)[];
-}
+import type { Registry } from "prom-client";
+import { createGrpcMethodMetrics, type GrpcMethodStats } from "./grpc-method-metrics.js";
+import { grpcType, splitMethodPath } from "./grpc-status-names.js";
 
 /**
  * Creates a grpc-js client interceptor recording the go-grpc-prometheus client metrics on
@@ -29,83 +17,44 @@ interface BoundMethod {
  * Pass it in `createClient({ interceptors })` (or any grpc-js client's `interceptors` option).
  */
 export function createGrpcClientMetricsInterceptor(registry: Registry): Interceptor {
-  const labelNames: MethodLabels[] = ["grpc_type", "grpc_service", "grpc_method"];
-  const started = counter(
-    registry,
-    "grpc_client_started_total",
-    "Total number of RPCs started on the client.",
-    labelNames,
-  );
-  const handled = counter(
-    registry,
-    "grpc_client_handled_total",
-    "Total number of RPCs completed by the client, regardless of success or failure.",
-    [...labelNames, "grpc_code"],
-  );
-  const received = counter(
-    registry,
-    "grpc_client_msg_received_total",
-    "Total number of RPC stream messages received by the client.",
-    labelNames,
-  );
-  const sent = counter(
-    registry,
-    "grpc_client_msg_sent_total",
-    "Total number of gRPC stream messages sent by the client.",
-    labelNames,
-  );
-  const seconds = new Histogram({
-    name: "grpc_client_handling_seconds",
-    help: "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
-    labelNames,
-    buckets: [...GRPC_HANDLING_SECONDS_BUCKETS],
-    registers: [registry],
+  const metrics = createGrpcMethodMetrics(registry, "client", {
+    started: "Total number of RPCs started on the client.",
+    handled: "Total number of RPCs completed by the client, regardless of success or failure.",
+    received: "Total number of RPC stream messages received by the client.",
+    sent: "Total number of gRPC stream messages sent by the client.",
+    seconds: "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
   });
-
-  const bound = new Map<string, BoundMethod>();
-  const bind = (path: string, requestStream: boolean, responseStream: boolean): BoundMethod => {
+  const byPath = new Map<string, GrpcMethodStats>();
+  const bind = (path: string, requestStream: boolean, responseStream: boolean): GrpcMethodStats => {
     const { service, method } = splitMethodPath(path);
-    const labels = [grpcType(requestStream, responseStream), service, method] as const;
-    const result: BoundMethod = {
-      labels,
-      started: started.labels(...labels),
-      received: received.labels(...labels),
-      sent: sent.labels(...labels),
-      seconds: seconds.labels(...labels),
-      handled: [],
-    };
-    bound.set(path, result);
-    return result;
+    const stats = metrics.stats(grpcType(requestStream, responseStream), service, method);
+    byPath.set(path, stats);
+    return stats;
   };
 
   return (options, nextCall) => {
     const definition = options.method_definition;
-    const method =
-      bound.get(definition.path) ?? bind(definition.path, definition.requestStream, definition.responseStream);
+    const stats =
+      byPath.get(definition.path) ?? bind(definition.path, definition.requestStream, definition.responseStream);
     const startedAt = performance.now();
-    method.started.inc();
+    stats.started++;
     return new InterceptingCall(nextCall(options), {
       start(metadata, _listener, next) {
         next(metadata, {
           onReceiveMessage(message, nextMessage) {
             // grpc-js reports a unary call that ended without a response as a null message.
-            if (message !== null && message !== undefined) method.received.inc();
+            if (message !== null && message !== undefined) stats.received++;
             nextMessage(message);
           },
           onReceiveStatus(status, nextStatus) {
-            method.seconds.observe((performance.now() - startedAt) / 1000);
-            let child = method.handled[status.code];
-            if (child === undefined) {
-              child = handled.labels(...method.labels, statusName(status.code));
-              method.handled[status.code] = child;
-            }
-            child.inc();
+            metrics.observe(stats, (performance.now() - startedAt) / 1000);
+            stats.handled[status.code] = (stats.handled[status.code] ?? 0) + 1;
             nextStatus(status);
           },
         });
       },
       sendMessage(message, next) {
-        method.sent.inc();
+        stats.sent++;
         next(message);
       },
     });

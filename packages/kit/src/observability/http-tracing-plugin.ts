@@ -20,6 +20,7 @@ import type { FastifyPluginCallback, FastifyRequest, RouteHandlerMethod } from "
 import fp from "fastify-plugin";
 import { httpMethodLabel, httpRouteLabel, UNMATCHED_ROUTE } from "./http-metrics-plugin.js";
 import { httpHeadersGetter } from "./otel-carriers.js";
+import { isQuiet, quietChildContext } from "./quiet-tracing.js";
 import { KIT_TRACER_NAME } from "./tracing.js";
 
 /** Options for {@link createHttpTracingPlugin}. */
@@ -41,9 +42,15 @@ interface RequestTrace {
  * so gRPC calls they make are children of the request span and carry the same trace id.
  *
  * Register it on the root instance BEFORE declaring routes (it wraps handlers in `onRoute`).
+ *
+ * With a provider that exports nothing, no span is built: handlers run in a context with the
+ * ids such a span would have had (the caller's trace with a new span id, else a new unsampled
+ * trace), so the request's log lines and its outgoing calls are still tied together.
  */
 export function createHttpTracingPlugin(options: HttpTracingPluginOptions = {}): FastifyPluginCallback {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(KIT_TRACER_NAME);
+  const provider = options.tracerProvider ?? trace.getTracerProvider();
+  if (isQuiet(provider)) return quietHttpTracingPlugin();
+  const tracer = provider.getTracer(KIT_TRACER_NAME);
   const traces = new WeakMap<FastifyRequest, RequestTrace>();
 
   const end = (request: FastifyRequest, statusCode: number | undefined): void => {
@@ -106,6 +113,29 @@ export function createHttpTracingPlugin(options: HttpTracingPluginOptions = {}):
     });
     app.addHook("onRequestAbort", (request, hookDone) => {
       end(request, undefined);
+      hookDone();
+    });
+    done();
+  };
+  return fp(plugin, { name: "obfy-http-tracing", fastify: "5.x" });
+}
+
+/** The plugin for a provider that exports nothing: context only, no span, no response hooks. */
+function quietHttpTracingPlugin(): FastifyPluginCallback {
+  const contexts = new WeakMap<FastifyRequest, Context>();
+  const plugin: FastifyPluginCallback = (app, _options, done) => {
+    app.addHook("onRoute", (route) => {
+      const handler = route.handler;
+      const traced: RouteHandlerMethod = function (this: typeof app, request, reply) {
+        const current = contexts.get(request);
+        if (current === undefined) return handler.call(this, request, reply);
+        return context.with(current, handler, this, request, reply);
+      };
+      route.handler = traced;
+    });
+    app.addHook("onRequest", (request, _reply, hookDone) => {
+      const parent = propagation.extract(ROOT_CONTEXT, request.headers, httpHeadersGetter);
+      contexts.set(request, quietChildContext(parent, trace.getSpanContext(parent)));
       hookDone();
     });
     done();

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { after, describe, it } from "node:test";
 import { Metadata } from "@grpc/grpc-js";
 import { dummyClient } from "@obfy/kit/testing";
 import { dummyV1 } from "@obfy/protos";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { context, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-node";
 import Fastify from "fastify";
 import pino from "pino";
@@ -157,6 +159,83 @@ describe("gRPC tracing", () => {
   });
 });
 
+describe("gRPC tracing with a provider that exports nothing", () => {
+  it("builds no span, yet gives every call trace ids for its logs and carries incoming traces on", async (t) => {
+    const quiet = setupTracing({ serviceName: "quiet", env: {} });
+    t.after(() => quiet.shutdown());
+    exporterB.reset();
+    const b = await dummyClient({
+      outerInterceptors: [createGrpcServerTracingInterceptor({ tracerProvider: tracingB.provider })],
+    });
+    t.after(() => b.close());
+    const clientToB = createClient(dummyV1.DummyServiceService, b.address, {
+      interceptors: [createGrpcClientTracingInterceptor({ tracerProvider: quiet.provider })],
+      retry: false,
+      logger: pino({ level: "silent" }),
+    });
+    t.after(async () => clientToB.close());
+    const { logger, lines } = captureLogger();
+    const seen: { spanContext: SpanContext | undefined; recording: boolean | undefined }[] = [];
+    const a = await dummyClient({
+      logger,
+      outerInterceptors: [createGrpcServerTracingInterceptor({ tracerProvider: quiet.provider })],
+      specialCases: {
+        "call-b": async (_request, callContext) => {
+          const span = trace.getSpan(context.active());
+          seen.push({ spanContext: span?.spanContext(), recording: span?.isRecording() });
+          callContext.log.info("calling B");
+          await clientToB.execute({ input: "from A" });
+          return { output: "done" };
+        },
+      },
+    });
+    t.after(() => a.close());
+    const call = (traceparent?: string) => {
+      const metadata = new Metadata();
+      if (traceparent !== undefined) metadata.set("traceparent", traceparent);
+      return a.execute("call-b", { metadata });
+    };
+
+    await call(TRACEPARENT);
+    const sampled = seen[0]?.spanContext;
+    assert.equal(sampled?.traceId, INCOMING_TRACE_ID, "the caller's trace continues");
+    assert.notEqual(sampled?.spanId, INCOMING_SPAN_ID, "under a span id of its own");
+    assert.equal(sampled?.traceFlags, 1, "still sampled, so downstream services record it");
+    assert.equal(seen[0]?.recording, false, "nothing is recorded");
+    const intoB = byKind(exporterB.getFinishedSpans(), SpanKind.SERVER);
+    assert.equal(intoB.spanContext().traceId, INCOMING_TRACE_ID, "the outgoing call carried the trace");
+    assert.equal(intoB.parentSpanContext?.spanId, sampled?.spanId);
+    const logged = lines().find((line) => line.msg === "calling B");
+    assert.equal(logged?.trace_id, INCOMING_TRACE_ID);
+    assert.equal(logged?.span_id, sampled?.spanId);
+
+    // An unsampled traceparent is carried on (W3C Trace Context), still unsampled, so B records nothing.
+    exporterB.reset();
+    await call(`00-${INCOMING_TRACE_ID}-${INCOMING_SPAN_ID}-00`);
+    const unsampled = seen.at(-1)?.spanContext;
+    assert.equal(unsampled?.traceId, INCOMING_TRACE_ID, "the unsampled trace continues");
+    assert.equal(unsampled?.traceFlags, 0, "and stays unsampled");
+    assert.equal(exporterB.getFinishedSpans().length, 0, "B honours the caller's decision not to sample");
+
+    // No traceparent: a new unsampled trace, so log lines still carry trace ids.
+    exporterB.reset();
+    await call(undefined);
+    const fresh = seen.at(-1)?.spanContext;
+    assert.ok(fresh !== undefined && /^[0-9a-f]{32}$/.test(fresh.traceId) && fresh.traceId !== INCOMING_TRACE_ID);
+    assert.equal(fresh.traceFlags, 0);
+    assert.equal(exporterB.getFinishedSpans().length, 0);
+
+    const logged3 = lines().filter((line) => line.msg === "calling B");
+    assert.equal(logged3.length, 3);
+    assert.deepEqual(
+      logged3.map((line) => line.trace_id),
+      [INCOMING_TRACE_ID, INCOMING_TRACE_ID, fresh.traceId],
+      "every line written while handling a call carries its trace id",
+    );
+    assert.ok(logged3.every((line) => typeof line.span_id === "string"));
+  });
+});
+
 describe("HTTP tracing (fastify)", () => {
   it("an HTTP traceparent carries through the Marketplace's gRPC call into the next service", async (t) => {
     exporterA.reset();
@@ -217,6 +296,30 @@ describe("setupTracing", () => {
       span.end();
     } finally {
       void tracing.shutdown();
+    }
+  });
+
+  it("loads the OTLP exporter only when an endpoint is set, and spans reach it", async (t) => {
+    const received: { path: string | undefined; type: string | undefined }[] = [];
+    const collector = createHttpServer((request, response) => {
+      received.push({ path: request.url, type: request.headers["content-type"] });
+      request.resume().on("end", () => response.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const { port } = collector.address() as AddressInfo;
+    const tracing = setupTracing({
+      serviceName: "otlp",
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/` },
+    });
+    try {
+      const span = tracing.provider.getTracer("t").startSpan("exported");
+      assert.equal(span.isRecording(), true);
+      span.end();
+      await tracing.forceFlush();
+      assert.deepEqual(received, [{ path: "/v1/traces", type: "application/x-protobuf" }]);
+    } finally {
+      await tracing.shutdown();
     }
   });
 

@@ -1,21 +1,60 @@
 import { context, propagation, type TracerProvider, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { type ExportResult, ExportResultCode, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   BatchSpanProcessor,
   NodeTracerProvider,
   ParentBasedSampler,
+  type ReadableSpan,
   SimpleSpanProcessor,
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-node";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { markQuiet } from "./quiet-tracing.js";
 
 /** The instrumentation scope name of every span the kit creates. */
 export const KIT_TRACER_NAME = "@obfy/kit";
+
+/**
+ * The OTLP exporter, loaded on first need: its protobuf and HTTP stack cost ~17 MB of memory and
+ * start-up time that a service without `OTEL_EXPORTER_OTLP_ENDPOINT` never pays. Loading starts at
+ * once; spans batched before it finishes wait for it.
+ */
+class LazyOtlpExporter implements SpanExporter {
+  readonly #exporter: Promise<SpanExporter>;
+
+  constructor(url: string) {
+    this.#exporter = import("@opentelemetry/exporter-trace-otlp-proto").then(
+      ({ OTLPTraceExporter }) => new OTLPTraceExporter({ url }),
+    );
+    // A failed load is reported through export(); never as an unhandled rejection.
+    this.#exporter.catch(() => {});
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.#exporter.then(
+      (exporter) => exporter.export(spans, resultCallback),
+      (error: unknown) =>
+        resultCallback({
+          code: ExportResultCode.FAILED,
+          error: error instanceof Error ? error : new Error(String(error)),
+        }),
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    const exporter = await this.#exporter.catch(() => undefined);
+    await exporter?.shutdown();
+  }
+
+  async forceFlush(): Promise<void> {
+    const exporter = await this.#exporter.catch(() => undefined);
+    await exporter?.forceFlush?.();
+  }
+}
 
 /** Options for {@link setupTracing}. */
 export interface SetupTracingOptions {
@@ -54,25 +93,32 @@ export interface Tracing {
  * Export:
  * - `options.exporter` → SimpleSpanProcessor (tests);
  * - else `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set → OTLP over
- *   HTTP/protobuf through a BatchSpanProcessor (the exporter reads the other `OTEL_EXPORTER_OTLP_*`
- *   variables itself);
+ *   HTTP/protobuf through a BatchSpanProcessor (the URL from `env`; the exporter reads the other
+ *   `OTEL_EXPORTER_OTLP_*` variables, headers, timeout, from `process.env` itself). The exporter module is imported only then, in the background: this
+ *   function stays synchronous, and spans ended before the import finishes are exported after it;
  * - else nothing is exported and nothing is recorded that could be: no span processors, and a
- *   sampler that starts no new traces but honours a sampled `traceparent` from upstream, so
- *   trace ids still reach the logs and downstream services at the lowest cost.
+ *   sampler that starts no new traces but honours a sampled `traceparent` from upstream. The
+ *   kit's tracing interceptors and plugin see such a provider and skip span work: a gRPC server
+ *   call without a sampled `traceparent` runs untouched; with one, its trace continues (ids in
+ *   the logs, `traceparent` on outgoing calls) without a span being built.
  */
 export function setupTracing(options: SetupTracingOptions): Tracing {
   const env = options.env ?? process.env;
   const serviceName = env.OTEL_SERVICE_NAME?.trim() || options.serviceName;
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const baseEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  // As the OTLP spec reads them: the traces endpoint as is, else the base one + /v1/traces.
+  const endpoint = tracesEndpoint || (baseEndpoint ? `${baseEndpoint.replace(/\/+$/, "")}/v1/traces` : undefined);
   const spanProcessors: SpanProcessor[] = [];
   if (options.exporter) spanProcessors.push(new SimpleSpanProcessor(options.exporter));
-  else if (endpoint) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  else if (endpoint) spanProcessors.push(new BatchSpanProcessor(new LazyOtlpExporter(endpoint)));
   const exporting = spanProcessors.length > 0;
   const provider = new NodeTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName })),
     spanProcessors,
     ...(exporting ? {} : { sampler: new ParentBasedSampler({ root: new AlwaysOffSampler() }) }),
   });
+  if (!exporting) markQuiet(provider);
 
   const contextManager = new AsyncLocalStorageContextManager();
   const ownsContext = context.setGlobalContextManager(contextManager.enable());

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, SignJWT } from "jose";
+import type { JSONWebKeySet, JWK } from "jose";
 
 /** One OAuth2 client the development issuer knows. */
 export interface DevClient {
@@ -78,6 +78,8 @@ export async function createDevTokenIssuer(
   options: DevTokenIssuerOptions,
   listen: { host?: string; port?: number } = {},
 ): Promise<DevTokenIssuer> {
+  // Loaded here, not at import: only development setups and tests start an issuer.
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } = await import("jose");
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   const publicJwk: JWK = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);

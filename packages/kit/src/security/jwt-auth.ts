@@ -1,12 +1,4 @@
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeProtectedHeader,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from "jose";
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from "jose";
 import { createContextKey } from "../context.js";
 import { PermissionDenied, Unauthenticated } from "../errors.js";
 import type { ServerInterceptor } from "../interceptor.js";
@@ -140,20 +132,29 @@ export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterce
   if ((options.jwksUrl === undefined) === (options.jwks === undefined)) {
     throw new JwtConfigError("Give exactly one of jwksUrl and jwks");
   }
-  const keys: JWTVerifyGetKey = options.jwks
-    ? createLocalJWKSet(options.jwks)
-    : createRemoteJWKSet(new URL(String(options.jwksUrl)), {
-        cacheMaxAge: 10 * 60_000,
-        cooldownDuration: 30_000,
-        timeoutDuration: 5_000,
-      });
+  const source = options.jwks ?? new URL(String(options.jwksUrl));
+  // jose (~9 MB) is loaded only by services that verify tokens, starting now so the first call
+  // does not wait for it; a failed load fails each verification (UNAUTHENTICATED, reason logged).
+  const verifier = import("jose").then((jose) => {
+    const keys: JWTVerifyGetKey =
+      source instanceof URL
+        ? jose.createRemoteJWKSet(source, {
+            cacheMaxAge: 10 * 60_000,
+            cooldownDuration: 30_000,
+            timeoutDuration: 5_000,
+          })
+        : jose.createLocalJWKSet(source);
+    return { jose, keys };
+  });
+  verifier.catch(() => {});
   const required = options.requiredScopes ?? {};
   const clockTolerance = options.clockToleranceSeconds ?? 30;
 
   const verify = async (token: string): Promise<JwtPrincipal> => {
-    let header: ReturnType<typeof decodeProtectedHeader>;
+    const { jose, keys } = await verifier;
+    let header: ReturnType<typeof jose.decodeProtectedHeader>;
     try {
-      header = decodeProtectedHeader(token);
+      header = jose.decodeProtectedHeader(token);
     } catch {
       throw new TokenRejected("token is not a JWS compact serialization");
     }
@@ -163,7 +164,7 @@ export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterce
       throw new TokenRejected(`token algorithm ${JSON.stringify(header.alg)} is not allowed`);
     }
     try {
-      const { payload } = await jwtVerify(token, keys, {
+      const { payload } = await jose.jwtVerify(token, keys, {
         algorithms: [...JWT_ALGORITHMS],
         issuer: options.issuer,
         audience: options.audience,

@@ -6,7 +6,6 @@ import { Unavailable } from "../errors.js";
 import type { ServerInterceptor } from "../interceptor.js";
 import { createLogger, type Logger } from "../logger.js";
 import { CallTracker } from "./call-tracker.js";
-import { createExceptionToStatusInterceptor } from "./exception-to-status.js";
 import { type HealthControl, KitHealth } from "./health.js";
 import { createLoggingInterceptor } from "./logging-interceptor.js";
 import { createMethodHandler } from "./method-handler.js";
@@ -104,8 +103,8 @@ export function createServer(options: CreateServerOptions): KitServer {
   const tracker = new CallTracker();
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
-    createLoggingInterceptor(),
-    createExceptionToStatusInterceptor(),
+    // Logging with exception-to-status fused into it (same order, one step fewer per call).
+    createLoggingInterceptor({ logger, statusErrors: true }),
     ...(options.interceptors ?? []),
   ];
 

@@ -12,7 +12,7 @@ import {
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
 import type { CallContext, ContextKey, MethodInfo, RawServerCall } from "../context.js";
-import { runWithContext } from "../context.js";
+import { markCallLogger, runWithContext } from "../context.js";
 import { Cancelled, DeadlineExceeded, GrpcError, Internal } from "../errors.js";
 import { composeInterceptors, type Next, type ServerCall, type ServerInterceptor } from "../interceptor.js";
 import type { Logger } from "../logger.js";
@@ -63,25 +63,230 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   );
 }
 
+/**
+ * The {@link CallContext} the adapter hands out. Everything a typical unary call never looks at
+ * is built on first read: the AbortController (a per-call EventTarget is one of the dearest
+ * allocations on the hot path), the per-call pino child logger, the peer string, the
+ * response header/trailer Metadata and the values map. An abort that happens before anyone
+ * read `signal` is remembered and applied when the signal is created, so readers see the same
+ * thing either way.
+ */
+class KitCallContext implements CallContext {
+  readonly method: MethodInfo;
+  readonly metadata: Metadata;
+  readonly requestId: string;
+  readonly deadline: number;
+  readonly raw: RawServerCall;
+  readonly #baseLogger: Logger;
+  #abortReason: GrpcError | undefined = undefined;
+  #controller: AbortController | undefined = undefined;
+  #log: Logger | undefined = undefined;
+  #peer: string | undefined = undefined;
+  #responseHeaders: Metadata | undefined = undefined;
+  #responseTrailers: Metadata | undefined = undefined;
+  #values: Map<symbol, unknown> | undefined = undefined;
+
+  constructor(method: MethodInfo, raw: RawServerCall, baseLogger: Logger) {
+    this.method = method;
+    this.metadata = raw.metadata;
+    this.requestId = requestIdFrom(raw.metadata);
+    this.deadline = toEpochMs(raw.getDeadline());
+    this.raw = raw;
+    this.#baseLogger = baseLogger;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get abortReason(): GrpcError | undefined {
+    return this.#abortReason;
+  }
+
+  get log(): Logger {
+    if (this.#log === undefined) {
+      this.#log = this.#baseLogger.child({ method: this.method.path, request_id: this.requestId });
+      markCallLogger(this.#log);
+    }
+    return this.#log;
+  }
+
+  get peer(): string {
+    this.#peer ??= this.raw.getPeer();
+    return this.#peer;
+  }
+
+  get responseHeaders(): Metadata {
+    if (this.#responseHeaders === undefined) {
+      this.#responseHeaders = new Metadata();
+      this.#responseHeaders.set(REQUEST_ID_HEADER, this.requestId);
+    }
+    return this.#responseHeaders;
+  }
+
+  get responseTrailers(): Metadata {
+    this.#responseTrailers ??= new Metadata();
+    return this.#responseTrailers;
+  }
+
+  get<T>(key: ContextKey<T>): T {
+    const values = this.#values;
+    return values?.has(key.id) ? (values.get(key.id) as T) : key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): void {
+    this.#values ??= new Map();
+    this.#values.set(key.id, value);
+  }
+
+  /** Records why the call ended early and aborts the signal if someone holds it. First reason wins. */
+  abort(reason: GrpcError): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** The response headers as they are to be sent (the request id at least). */
+  headersToSend(): Metadata {
+    return this.responseHeaders;
+  }
+
+  /** The trailers to send with a status: nothing built or copied unless someone added some. */
+  trailersToSend(extra: Metadata | undefined): Metadata | undefined {
+    const own = this.#responseTrailers;
+    if (own === undefined) return extra;
+    if (extra === undefined) return own;
+    const merged = own.clone();
+    merged.merge(extra);
+    return merged;
+  }
+}
+
 /** Turns a grpc-js request stream into an AsyncIterable that fails with the call's abort reason on cancel. */
-function requestStream(readable: Readable, signal: AbortSignal): AsyncIterable<unknown> {
+function requestStream(readable: Readable, context: KitCallContext): AsyncIterable<unknown> {
   return {
     async *[Symbol.asyncIterator]() {
       try {
         // destroyOnReturn=false: a bidi handler may stop reading and keep writing responses.
         for await (const message of readable.iterator({ destroyOnReturn: false })) yield message;
       } catch (error) {
-        throw signal.aborted ? signal.reason : error;
+        throw context.abortReason ?? error;
       }
     },
   };
 }
 
-interface CallIo {
-  readonly request: unknown;
-  readonly readable: Readable | undefined;
-  readonly writable: Writable | undefined;
-  readonly callback: sendUnaryData<unknown> | undefined;
+/** A `send` for a response stream: writes with backpressure, fails once the call was ended early. */
+function streamSender(writable: Writable, run: CallRun): (message: unknown) => Promise<void> {
+  const context = run.context;
+  return async (message) => {
+    if (context.abortReason !== undefined) throw context.abortReason;
+    run.sendHeaders();
+    if (writable.write(message)) return;
+    const signal = context.signal;
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        writable.off("drain", onDrain);
+        reject(signal.reason);
+      };
+      writable.once("drain", onDrain);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  };
+}
+
+/**
+ * One running call: sends headers once, exactly one status, and keeps the tracker and the
+ * context's abort state in step. Its callbacks are fields so grpc-js and the promise chain can
+ * call them without a closure per step.
+ */
+class CallRun implements TrackedCall {
+  readonly context: KitCallContext;
+  readonly #tracker: CallTracker;
+  readonly #callback: sendUnaryData<unknown> | undefined;
+  readonly #writable: Writable | undefined;
+  #finished = false;
+  #headersSent = false;
+
+  constructor(
+    context: KitCallContext,
+    tracker: CallTracker,
+    callback: sendUnaryData<unknown> | undefined,
+    writable: Writable | undefined,
+  ) {
+    this.context = context;
+    this.#tracker = tracker;
+    this.#callback = callback;
+    this.#writable = writable;
+  }
+
+  sendHeaders(): void {
+    if (this.#headersSent) return;
+    this.#headersSent = true;
+    this.context.raw.sendMetadata(this.context.headersToSend());
+  }
+
+  readonly onResult = (response: unknown): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#tracker.delete(this);
+    this.sendHeaders();
+    const trailers = this.context.trailersToSend(undefined);
+    if (this.#callback) this.#callback(null, response, trailers);
+    else this.#writable?.end(trailers);
+  };
+
+  readonly onError = (error: unknown): void => {
+    if (this.#finished) return;
+    if (!(error instanceof GrpcError)) {
+      // The exception-to-status interceptor normally does this; this is the safety net.
+      this.context.log.error({ err: error }, "Unhandled error in gRPC handler");
+    }
+    this.#finishError(GrpcError.from(error));
+  };
+
+  readonly onCancelled = (): void => {
+    // grpc-js also reports 'cancelled' after a normal finish; only a live call is being cancelled.
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#tracker.delete(this);
+    this.context.abort(
+      Date.now() >= this.context.deadline ? new DeadlineExceeded() : new Cancelled("The caller cancelled the call"),
+    );
+  };
+
+  terminate(error: GrpcError): void {
+    if (this.#finished) return;
+    this.context.abort(error);
+    this.#finishError(error);
+  }
+
+  #finishError(error: GrpcError): void {
+    this.#finished = true;
+    this.#tracker.delete(this);
+    this.sendHeaders();
+    const status = { code: error.code, details: error.message, metadata: this.context.trailersToSend(error.metadata) };
+    if (this.#callback) this.#callback(status);
+    // grpc-js turns an 'error' event on a server stream into the call's status.
+    else this.#writable?.emit("error", status);
+  }
+}
+
+/** Calls `next` and turns a synchronous throw into a rejection, so every step returns a promise. */
+function callNext(next: Next, call: ServerCall): Promise<unknown> {
+  try {
+    return next(call);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
@@ -89,158 +294,77 @@ interface CallIo {
  * interceptor chain inside it, drives streams with backpressure and sends exactly one status.
  * Errors become statuses through {@link GrpcError.from}; a raw message or stack never reaches
  * the caller.
+ *
+ * The chain is composed once per method. Per call the adapter allocates the context, one small
+ * state object and the {@link ServerCall}; see {@link KitCallContext} for what is deferred.
  */
 export function createMethodHandler(method: KitMethod, options: MethodHandlerOptions): UntypedHandleCall {
   const info = methodInfo(method);
-  const innermost: Next = async (call) => {
-    const input = info.requestStream ? call.requests : call.request;
-    const output = method.handler(input, call.context);
-    if (!info.responseStream) return await output;
-    if (!isAsyncIterable(output)) {
-      throw new TypeError(`Handler for ${info.path} must return an AsyncIterable (use an async generator)`);
-    }
-    const send = call.send;
-    if (!send) throw new Internal(`No send function for streaming method ${info.path}`);
-    for await (const message of output) await send(message);
-    return undefined;
-  };
+  const handler = method.handler;
+  const { logger, tracker } = options;
+  // Unary and client-streaming handlers return the response (or a promise of it): hand it on
+  // without another async frame.
+  const innermost: Next = info.responseStream
+    ? async (call) => {
+        const output = handler(info.requestStream ? call.requests : call.request, call.context);
+        if (!isAsyncIterable(output)) {
+          throw new TypeError(`Handler for ${info.path} must return an AsyncIterable (use an async generator)`);
+        }
+        const send = call.send;
+        if (!send) throw new Internal(`No send function for streaming method ${info.path}`);
+        for await (const message of output) await send(message);
+        return undefined;
+      }
+    : (call) => {
+        try {
+          const output = handler(info.requestStream ? call.requests : call.request, call.context);
+          return output instanceof Promise ? output : Promise.resolve(output);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
   const chain = composeInterceptors(options.interceptors, innermost);
 
-  const start = (raw: RawServerCall, io: CallIo): void => {
-    const controller = new AbortController();
-    const signal = controller.signal;
-    const requestId = requestIdFrom(raw.metadata);
-    const deadline = toEpochMs(raw.getDeadline());
-    const responseHeaders = new Metadata();
-    responseHeaders.set(REQUEST_ID_HEADER, requestId);
-    const values = new Map<symbol, unknown>();
-    const context: CallContext = {
-      method: info,
-      metadata: raw.metadata,
-      peer: raw.getPeer(),
-      requestId,
-      deadline,
-      signal,
-      log: options.logger.child({ method: info.path, request_id: requestId }),
-      responseHeaders,
-      responseTrailers: new Metadata(),
-      raw,
-      get<T>(key: ContextKey<T>): T {
-        return values.has(key.id) ? (values.get(key.id) as T) : key.defaultValue;
-      },
-      set<T>(key: ContextKey<T>, value: T): void {
-        values.set(key.id, value);
-      },
-    };
-
-    let finished = false;
-    let headersSent = false;
-    const sendHeaders = (): void => {
-      if (headersSent) return;
-      headersSent = true;
-      raw.sendMetadata(responseHeaders);
-    };
-    const trailers = (extra?: Metadata): Metadata => {
-      const merged = context.responseTrailers.clone();
-      if (extra) merged.merge(extra);
-      return merged;
-    };
-    const finishOk = (response: unknown): void => {
-      if (finished) return;
-      finished = true;
-      options.tracker.delete(tracked);
-      sendHeaders();
-      if (io.callback) io.callback(null, response, trailers());
-      else io.writable?.end(trailers());
-    };
-    const finishError = (error: GrpcError): void => {
-      if (finished) return;
-      finished = true;
-      options.tracker.delete(tracked);
-      sendHeaders();
-      const status = { code: error.code, details: error.message, metadata: trailers(error.metadata) };
-      if (io.callback) io.callback(status);
-      // grpc-js turns an 'error' event on a server stream into the call's status.
-      else io.writable?.emit("error", status);
-    };
-    const tracked: TrackedCall = {
-      terminate(error) {
-        if (finished) return;
-        controller.abort(error);
-        finishError(error);
-      },
-    };
-    options.tracker.add(tracked);
-
-    const events: EventEmitter = raw;
-    events.on("cancelled", () => {
-      // grpc-js also reports 'cancelled' after a normal finish; only a live call is being cancelled.
-      if (finished) return;
-      finished = true;
-      options.tracker.delete(tracked);
-      controller.abort(
-        Date.now() >= deadline ? new DeadlineExceeded() : new Cancelled("The caller cancelled the call"),
-      );
-    });
-
-    const writable = io.writable;
-    const send = writable
-      ? async (message: unknown): Promise<void> => {
-          if (signal.aborted) throw signal.reason;
-          sendHeaders();
-          if (writable.write(message)) return;
-          await new Promise<void>((resolve, reject) => {
-            const onDrain = (): void => {
-              signal.removeEventListener("abort", onAbort);
-              resolve();
-            };
-            const onAbort = (): void => {
-              writable.off("drain", onDrain);
-              reject(signal.reason);
-            };
-            writable.once("drain", onDrain);
-            signal.addEventListener("abort", onAbort, { once: true });
-          });
-        }
-      : undefined;
-
+  const start = (
+    raw: RawServerCall,
+    request: unknown,
+    readable: Readable | undefined,
+    writable: Writable | undefined,
+    callback: sendUnaryData<unknown> | undefined,
+  ): void => {
+    const context = new KitCallContext(info, raw, logger);
+    const run = new CallRun(context, tracker, callback, writable);
+    tracker.add(run);
+    (raw as EventEmitter).on("cancelled", run.onCancelled);
     const call: ServerCall = {
       method: info,
       context,
-      request: io.request,
-      requests: io.readable ? requestStream(io.readable, signal) : undefined,
-      send,
+      request,
+      requests: readable ? requestStream(readable, context) : undefined,
+      send: writable ? streamSender(writable, run) : undefined,
     };
-
-    runWithContext(context, () => chain(call)).then(finishOk, (error: unknown) => {
-      if (finished) return;
-      if (!(error instanceof GrpcError)) {
-        // The exception-to-status interceptor normally does this; this is the safety net.
-        context.log.error({ err: error }, "Unhandled error in gRPC handler");
-      }
-      finishError(GrpcError.from(error));
-    });
+    runWithContext(context, callNext, chain, call).then(run.onResult, run.onError);
   };
 
   switch (info.kind) {
     case "unary": {
       const handler: handleUnaryCall<unknown, unknown> = (raw, callback) =>
-        start(raw, { request: raw.request, readable: undefined, writable: undefined, callback });
+        start(raw, raw.request, undefined, undefined, callback);
       return handler;
     }
     case "server_stream": {
       const handler: handleServerStreamingCall<unknown, unknown> = (raw) =>
-        start(raw, { request: raw.request, readable: undefined, writable: asWritable(raw), callback: undefined });
+        start(raw, raw.request, undefined, asWritable(raw), undefined);
       return handler;
     }
     case "client_stream": {
       const handler: handleClientStreamingCall<unknown, unknown> = (raw, callback) =>
-        start(raw, { request: undefined, readable: asReadable(raw), writable: undefined, callback });
+        start(raw, undefined, asReadable(raw), undefined, callback);
       return handler;
     }
     case "bidi_stream": {
       const handler: handleBidiStreamingCall<unknown, unknown> = (raw) =>
-        start(raw, { request: undefined, readable: asReadable(raw), writable: asWritable(raw), callback: undefined });
+        start(raw, undefined, asReadable(raw), asWritable(raw), undefined);
       return handler;
     }
   }

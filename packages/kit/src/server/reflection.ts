@@ -2,8 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Server } from "@grpc/grpc-js";
-import { loadFileDescriptorSetFromBuffer, loadSync, type PackageDefinition } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
+import type { PackageDefinition } from "@grpc/proto-loader";
 
 /** Services the kit always adds next to the application's. */
 export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
@@ -13,9 +12,14 @@ export const REFLECTION_SERVICE_NAMES = [
   "grpc.reflection.v1alpha.ServerReflection",
 ];
 
+// @grpc/reflection and @grpc/proto-loader (with protobufjs) cost ~18 MB and tens of ms to load,
+// and reflection is off in production: they are loaded when a server turns it on. createRequire
+// keeps createServer synchronous; both are CommonJS.
 const require = createRequire(import.meta.url);
+type ProtoLoader = typeof import("@grpc/proto-loader");
+type Reflection = typeof import("@grpc/reflection");
 
-function reflectionProtos(): PackageDefinition {
+function reflectionProtos(loadSync: ProtoLoader["loadSync"]): PackageDefinition {
   const protoRoot = join(dirname(require.resolve("@grpc/reflection/package.json")), "build", "proto");
   return loadSync(["grpc/reflection/v1/reflection.proto", "grpc/reflection/v1alpha/reflection.proto"], {
     includeDirs: [protoRoot],
@@ -28,9 +32,11 @@ function reflectionProtos(): PackageDefinition {
  * reflection themselves.
  */
 export function addReflection(server: Server, descriptorSetPath: string, serviceNames: readonly string[]): void {
+  const { loadFileDescriptorSetFromBuffer, loadSync } = require("@grpc/proto-loader") as ProtoLoader;
+  const { ReflectionService } = require("@grpc/reflection") as Reflection;
   const definitions: PackageDefinition = {
     ...loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath)),
-    ...reflectionProtos(),
+    ...reflectionProtos(loadSync),
   };
   const services = [...serviceNames, HEALTH_SERVICE_NAME, ...REFLECTION_SERVICE_NAMES];
   new ReflectionService(definitions, { services }).addToServer(server);

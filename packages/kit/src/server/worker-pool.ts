@@ -1,5 +1,11 @@
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
+
+// piscina is loaded when the first pool is created, not by every process that imports the kit.
+// createRequire keeps createWorkerPool synchronous (piscina ships CommonJS and an ESM wrapper
+// of the same module).
+const require = createRequire(import.meta.url);
+type PiscinaModule = typeof import("piscina");
 
 /** Options for {@link createWorkerPool}. */
 export interface WorkerPoolOptions {
@@ -30,6 +36,7 @@ export interface WorkerPool<Task, Result> {
  */
 export function createWorkerPool<Task, Result>(options: WorkerPoolOptions): WorkerPool<Task, Result> {
   const filename = options.filename instanceof URL ? options.filename.href : options.filename;
+  const { Piscina } = require("piscina") as PiscinaModule;
   const pool = new Piscina<Task, Result>({
     filename,
     maxThreads: options.maxThreads ?? Math.max(1, availableParallelism() - 1),

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import fastifyCookie from "@fastify/cookie";
 import fastifyCsrfProtection from "@fastify/csrf-protection";
-import fastifyHelmet from "@fastify/helmet";
 import fastifyRateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import helmet, { type HelmetOptions } from "helmet";
 
 export { escapeAttr, escapeHtml, safeUrl } from "./escape.js";
 
@@ -116,6 +117,33 @@ export const CSP_DIRECTIVES = {
   upgradeInsecureRequests: null,
 } as const;
 
+/** What helmet is asked for: the CSP above, no framing, a strict referrer policy, its other defaults. */
+const HELMET_OPTIONS: HelmetOptions = {
+  contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+  frameguard: { action: "deny" },
+  referrerPolicy: { policy: "strict-origin-when-cross-origin" },
+};
+
+/**
+ * The security headers helmet sets for {@link HELMET_OPTIONS}, computed once. Our policy is the
+ * same for every response (no per-request CSP nonces: the pages have no inline script or style),
+ * so running helmet per request, as @fastify/helmet does (it rebuilds the middleware and parses
+ * the CSP directives on every request, in two async hooks), only costs CPU on the hot path.
+ */
+export function securityHeaders(): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
+    },
+    removeHeader() {},
+  };
+  helmet(HELMET_OPTIONS)({} as IncomingMessage, recorder as unknown as ServerResponse, (error?: unknown) => {
+    if (error) throw error;
+  });
+  return Object.freeze(headers);
+}
+
 function pathOf(request: FastifyRequest): string {
   const url = request.url;
   const query = url.indexOf("?");
@@ -125,7 +153,8 @@ function pathOf(request: FastifyRequest): string {
 /**
  * Hardens the Marketplace. AWAIT it right after creating the fastify instance and BEFORE
  * declaring routes (rate limiting attaches to routes as they are added):
- * - security headers (@fastify/helmet): a CSP with no inline script or style and
+ * - security headers (helmet's, computed once by {@link securityHeaders}, set on every response
+ *   including errors): a CSP with no inline script or style and
  *   `frame-ancestors 'none'`, `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
  *   `Referrer-Policy: strict-origin-when-cross-origin`, HSTS, no `X-Powered-By`;
  * - per-client rate limiting (@fastify/rate-limit, keyed by `request.ip`: set fastify's
@@ -136,11 +165,12 @@ function pathOf(request: FastifyRequest): string {
  *   `app.csrfProtection` as a `preHandler` checks it (403 when missing or wrong).
  */
 export async function registerSecurity(app: FastifyInstance, config: SecurityConfig): Promise<void> {
-  await app.register(fastifyHelmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
-    frameguard: { action: "deny" },
-    referrerPolicy: { policy: "strict-origin-when-cross-origin" },
-    hidePoweredBy: true,
+  const headers = securityHeaders();
+  // onRequest, like @fastify/helmet, so 404s, 429s and errors carry them too. A sync hook: no
+  // promise per request.
+  app.addHook("onRequest", (_request, reply, done) => {
+    reply.headers(headers);
+    done();
   });
   const exempt = new Set(config.rateLimitExemptPaths);
   const windowText =
