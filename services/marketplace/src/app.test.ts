@@ -8,6 +8,7 @@ import type { PageBook } from "./homepage.js";
 import { PREFERENCE_COOKIE } from "./preferences.js";
 import type { Recommendations, RecommendationsConnectivity } from "./recommendations.js";
 import type { SecurityConfig } from "./security/index.js";
+import { STYLESHEET_PATH } from "./stylesheet.js";
 
 const SECURITY: SecurityConfig = {
   rateLimitMax: 1000,
@@ -181,6 +182,25 @@ describe("other routes", () => {
     const ready = await app.inject("/readyz");
     assert.equal(ready.statusCode, 200, "stays ready while Recommendations is down: the page degrades");
     assert.deepEqual(ready.json(), { status: "ready", recommendations: "TRANSIENT_FAILURE" });
+  });
+
+  it("links one stylesheet, served as CSS under a content-hashed path that may be cached forever", async (t) => {
+    const { logger } = createCaptureLogger();
+    const { recommendations } = createRecordingRecommendations(() => []);
+    const app = await createMarketplace({ recommendations, logger });
+    t.after(() => app.close());
+    const page = await app.inject("/");
+    const href = /<link rel="stylesheet" href="(\/assets\/site\.[0-9a-f]{12}\.css)">/.exec(page.body)?.[1];
+    assert.ok(href, "the page links the stylesheet");
+    assert.doesNotMatch(page.body, /<style|style=/, "no inline styles (CSP style-src 'self')");
+    const css = await app.inject(href);
+    assert.equal(css.statusCode, 200);
+    assert.match(String(css.headers["content-type"]), /^text\/css/);
+    assert.equal(css.headers["cache-control"], "public, max-age=31536000, immutable");
+    assert.match(css.body, /nav a\[aria-current="page"\]/);
+    const again = await app.inject({ url: href, headers: { "if-none-match": String(css.headers.etag) } });
+    assert.equal(again.statusCode, 304);
+    assert.equal((await app.inject("/assets/site.000000000000.css")).statusCode, 404, "only the current hash exists");
   });
 
   it("answers unknown paths with an HTML 404 that escapes the path", async (t) => {
@@ -358,6 +378,7 @@ describe("security of the shopper's pages", () => {
     const hrefs = [...page.body.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
     assert.deepEqual(hrefs, [
       "data:,",
+      STYLESHEET_PATH,
       "/",
       "/?category=mystery",
       "/?category=science-fiction",

@@ -7,6 +7,7 @@ import { type HomepageContent, renderErrorPage, renderHomepage } from "./homepag
 import { preferredCategory, registerPreferences, renderPreferencesForm } from "./preferences.js";
 import type { Recommendations } from "./recommendations.js";
 import { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
+import { STYLESHEET, STYLESHEET_ETAG, STYLESHEET_PATH } from "./stylesheet.js";
 
 /** How many books the homepage shows, as in the tutorial. */
 export const BOOKS_PER_PAGE = 3;
@@ -176,6 +177,13 @@ export async function createMarketplace(options: MarketplaceOptions) {
       reply.raw.removeListener("close", onClose);
     }
     return reply.send(renderHomepage(category, content, renderPreferencesForm(csrfToken, category)));
+  });
+
+  // The stylesheet: a content-hashed path, so it may be cached forever (a new release links a new path).
+  app.get(STYLESHEET_PATH, async (request, reply) => {
+    reply.header("cache-control", "public, max-age=31536000, immutable").header("etag", STYLESHEET_ETAG);
+    if (request.headers["if-none-match"] === STYLESHEET_ETAG) return reply.code(304).send();
+    return reply.type("text/css; charset=utf-8").send(STYLESHEET);
   });
 
   // Liveness: the process is up and the event loop turns. Nothing else, so a Recommendations

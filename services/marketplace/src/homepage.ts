@@ -1,5 +1,6 @@
 import escapeHtml from "escape-html";
 import { CATEGORIES, CATEGORY_SLUGS, type CategorySlug } from "./categories.js";
+import { STYLESHEET_PATH } from "./stylesheet.js";
 
 /** A book as the page shows it. */
 export interface PageBook {
@@ -36,7 +37,7 @@ function picker(current: CategorySlug | undefined): string {
     const link = PICKER_LINKS.get(slug);
     return slug === current ? link?.current : link?.other;
   });
-  return `<nav aria-label="Book categories">Browse: ${links.join(" | ")}</nav>`;
+  return `<nav aria-label="Book categories">Browse: ${links.join(" ")}</nav>`;
 }
 
 function page(body: string, current: CategorySlug | undefined): string {
@@ -47,6 +48,7 @@ function page(body: string, current: CategorySlug | undefined): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Online Books For You</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
 </head>
 <body>
 <header>
