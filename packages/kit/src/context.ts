@@ -92,7 +92,11 @@ export function currentContext(): CallContext | undefined {
  * Runs `fn(...args)` with `context` as the current call context. Used by the server adapter;
  * passing arguments instead of a closure spares an allocation per call.
  */
-export function runWithContext<T, A extends unknown[] = []>(context: CallContext, fn: (...args: A) => T, ...args: A): T {
+export function runWithContext<T, A extends unknown[] = []>(
+  context: CallContext,
+  fn: (...args: A) => T,
+  ...args: A
+): T {
   return storage.run(context, fn, ...args);
 }
 
