@@ -60,14 +60,15 @@ export function createGrpcServerMetricsInterceptor(registry: Registry): ServerIn
         },
       };
     }
-    const signal = call.context.signal;
+    // abortReason, not signal: reading the signal would create an AbortController for every call.
+    const callContext = call.context;
     try {
       const result = await next(forwarded);
       if (send === undefined) stats.sent++;
-      finish(stats, signal.aborted ? GrpcError.from(signal.reason).code : status.OK, startedAt);
+      finish(stats, callContext.abortReason?.code ?? status.OK, startedAt);
       return result;
     } catch (error) {
-      finish(stats, GrpcError.from(signal.aborted ? signal.reason : error).code, startedAt);
+      finish(stats, (callContext.abortReason ?? GrpcError.from(error)).code, startedAt);
       throw error;
     }
   };

@@ -85,14 +85,15 @@ export function createGrpcServerTracingInterceptor(options: GrpcTracingOptions =
       }
       span.end();
     };
-    const signal = call.context.signal;
+    // abortReason, not signal: reading the signal would create an AbortController for every call.
+    const callContext = call.context;
     return context.with(trace.setSpan(parent, span), async () => {
       try {
         const result = await next(call);
-        end(signal.aborted ? GrpcError.from(signal.reason).code : status.OK);
+        end(callContext.abortReason?.code ?? status.OK);
         return result;
       } catch (error) {
-        end(GrpcError.from(signal.aborted ? signal.reason : error).code, error);
+        end((callContext.abortReason ?? GrpcError.from(error)).code, error);
         throw error;
       }
     });

@@ -1,5 +1,5 @@
 import { context, isSpanContextValid, trace } from "@opentelemetry/api";
-import { currentContext } from "../context.js";
+import { currentContext, isCallLogger } from "../context.js";
 
 /** Fields {@link traceLogMixin} adds to a log line. */
 export interface TraceLogFields {
@@ -31,6 +31,7 @@ export function traceLogMixin(_mergeObject: object, _level: number, logger: unkn
     fields.trace_flags = (spanContext.traceFlags & 1) === 1 ? "01" : "00";
   }
   const call = currentContext();
-  if (call !== undefined && logger !== call.log) fields.request_id = call.requestId;
+  // isCallLogger, not `logger !== call.log`: reading call.log would build a child logger per line.
+  if (call !== undefined && !isCallLogger(logger)) fields.request_id = call.requestId;
   return fields;
 }
