@@ -64,7 +64,9 @@ it("WORKERS=2 runs two serving workers behind one port, with merged metrics and 
     (r) => r.method === "/bookstore.recommendations.v1.RecommendationsService/Recommend" && r.grpc_code === "OK",
   );
   const pids = new Set(callLines.map((r) => r.pid));
-  t.diagnostic(`calls per worker pid: ${JSON.stringify([...pids].map((p) => [p, callLines.filter((r) => r.pid === p).length]))}`);
+  t.diagnostic(
+    `calls per worker pid: ${JSON.stringify([...pids].map((p) => [p, callLines.filter((r) => r.pid === p).length]))}`,
+  );
   assert.equal(pids.size, 2, "both workers served calls");
 
   const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);

@@ -6,7 +6,6 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
-  TraceFlags,
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
