@@ -101,10 +101,11 @@ describe("dashboard", () => {
       undefined,
       { timeout: 30_000 },
     );
+    // Every tenth call is NOT_FOUND: wait until the scrapes have seen some (the first window may hold fewer than ten calls).
     await page.waitForFunction(
-      `document.querySelectorAll('[data-target="recommendations"] table.methods tbody tr').length > 0`,
+      `(document.querySelector('[data-target="recommendations"] table.methods tbody')?.textContent ?? "").includes("NOT_FOUND")`,
       undefined,
-      { timeout: 10_000 },
+      { timeout: 15_000 },
     );
     const rowText = (await page.locator('[data-target="recommendations"] table.methods tbody').textContent()) ?? "";
     assert.match(rowText, /kit\.testing\.v1\.DummyService\/Execute/);
