@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import pino, { type Logger as PinoLogger } from "pino";
 
@@ -69,9 +70,80 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     return pino(base, pretty({ destination, sync: true, colorize: isTty }));
   }
   if (destination !== process.stdout) return pino(base, destination);
+  return pino(base, stdoutBuffer());
+}
+
+/** The stream {@link createLogger} writes JSON lines to stdout through. */
+interface StdoutBuffer extends pino.DestinationStream {
+  /** Hands buffered lines to the kernel; `cb` runs once they are written. pino's `logger.flush` calls it. */
+  flush(cb?: (error?: Error) => void): void;
+}
+
+// One buffer per process, shared by every logger writing to stdout: they all write to fd 1, and
+// one buffer keeps their lines in order and needs one set of exit hooks.
+let sharedStdoutBuffer: StdoutBuffer | undefined;
+
+/**
+ * Lines are gathered here as one string and handed to sonic-boom (pino's destination, asynchronous
+ * writes, minLength 0) once {@link LOG_BUFFER_BYTES} are pending, at least every
+ * {@link LOG_FLUSH_INTERVAL_MS}, and on exit.
+ *
+ * Not sonic-boom's own `minLength` buffering: it appends each line to its pending chunk with `+=`
+ * and then takes `Buffer.byteLength` of that whole chunk, which flattens the concatenated
+ * string. While a write is in flight that chunk grows to 16 KiB, so every line copied (and
+ * allocated) the kilobytes buffered before it: several µs of CPU and garbage collection per
+ * line, more than pino's own serialisation. Here `.length` is O(1) and the batch is flattened
+ * once when it is written. Its threshold counts UTF-16 units, not bytes: near enough.
+ */
+function stdoutBuffer(): StdoutBuffer {
+  if (sharedStdoutBuffer !== undefined) return sharedStdoutBuffer;
   // pino registers this stream to be flushed synchronously on process exit (on-exit-leak-free).
-  return pino(
-    base,
-    pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS }),
-  );
+  const boom = pino.destination({ dest: 1, sync: false, minLength: 0 });
+  let pending = "";
+  // `boom.write` is looked up on each call: after EPIPE pino replaces it with a no-op.
+  const release = (): void => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = "";
+    boom.write(batch);
+  };
+  setInterval(release, LOG_FLUSH_INTERVAL_MS).unref();
+  // Prepended so the pending lines reach sonic-boom before pino's own hook flushes and ends it.
+  process.prependListener("beforeExit", release);
+  // On exit nothing asynchronous runs any more: what sonic-boom holds first, then the rest.
+  process.prependListener("exit", () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = "";
+    try {
+      boom.flushSync();
+      writeAllSync(1, Buffer.from(batch, "utf8"));
+    } catch {
+      // stdout is closed or broken (flushSync throws once pino has ended it): nowhere left to report it.
+    }
+  });
+  sharedStdoutBuffer = {
+    write(line: string): void {
+      pending += line;
+      if (pending.length >= LOG_BUFFER_BYTES) release();
+    },
+    flush(cb?: (error?: Error) => void): void {
+      release();
+      boom.flush(cb);
+    },
+  };
+  return sharedStdoutBuffer;
+}
+
+/** Writes all of `bytes` to `fd` synchronously, retrying partial writes and EAGAIN on a full non-blocking pipe. */
+function writeAllSync(fd: number, bytes: Buffer): void {
+  let offset = 0;
+  let retries = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || ++retries > 10_000) throw error;
+    }
+  }
 }

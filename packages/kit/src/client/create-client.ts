@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import {
   type ChannelCredentials,
   type ChannelOptions,
@@ -10,16 +12,16 @@ import {
   type Interceptor,
   Metadata,
   type ServiceError,
+  type StatusObject,
   status,
 } from "@grpc/grpc-js";
 import { type CallContext, currentContext, runWithContext } from "../context.js";
 import { createLogger, type Logger } from "../logger.js";
+import { REQUEST_ID_HEADER } from "../server/method-handler.js";
 import type { GenericMethodDefinition, GenericServiceDefinition, RequestOf, ResponseOf } from "../server/service.js";
 import { parseMethodPath } from "../server/service.js";
 import { acquireChannel } from "./channel-pool.js";
 import { ClientError } from "./client-error.js";
-import { createClientLoggingInterceptor } from "./client-logging-interceptor.js";
-import { createClientRequestIdInterceptor } from "./client-request-id-interceptor.js";
 import {
   buildServiceConfig,
   DEFAULT_RETRY_THROTTLING,
@@ -117,7 +119,7 @@ export interface ClientOptions<D extends GenericServiceDefinition = GenericServi
   reconnectBackoff?: ReconnectBackoffOptions;
   /** Raw grpc-js channel options, applied last (they override everything above). */
   channelOptions?: ChannelOptions;
-  /** More grpc-js client interceptors, run after the kit's request-id and logging interceptors. */
+  /** More grpc-js client interceptors; the `x-request-id` header is already in the metadata they see. */
   interceptors?: readonly Interceptor[];
   /**
    * Logger for the one-line-per-call log. Default: `createLogger({ name: "grpc-client" })`
@@ -224,8 +226,22 @@ interface PreparedCall {
   readonly path: string;
   readonly parent: CallContext | undefined;
   readonly deadline: number;
+  /** Carries `x-request-id`: the caller's own, else the parent call's request id, else a new UUID. */
   readonly metadata: Metadata;
+  readonly requestId: string;
   readonly signals: readonly AbortSignal[];
+}
+
+/**
+ * The request id a call carries: the one already in its metadata, else the request id of the
+ * call being handled on this async path, else a new UUID (set on `metadata` in those cases).
+ */
+function ensureRequestId(metadata: Metadata, parent: CallContext | undefined): string {
+  const given = metadata.get(REQUEST_ID_HEADER)[0];
+  if (given !== undefined) return given.toString();
+  const requestId = parent?.requestId ?? randomUUID();
+  metadata.set(REQUEST_ID_HEADER, requestId);
+  return requestId;
 }
 
 /** The CANCELLED/DEADLINE_EXCEEDED error for a call whose signal was aborted before it started. */
@@ -238,11 +254,15 @@ function abortedBeforeStart(prepared: PreparedCall): ClientError | undefined {
   return new ClientError(prepared.path, status.CANCELLED, "Cancelled before the call started", { cause: reason });
 }
 
+const OK_STATUS = { code: status.OK, details: "" } as const;
+
 /** Cancels `call` when any signal aborts; returns the function that stops listening. */
 function cancelOnAbort(signals: readonly AbortSignal[], call: { cancel(): void }): () => void {
   if (signals.length === 0) return () => {};
   const onAbort = () => call.cancel();
-  for (const signal of signals) signal.addEventListener("abort", onAbort, { once: true });
+  // No `{ once: true }`: a signal aborts at most once, and the returned function removes the
+  // listener anyway; parsing the options object costs on every call.
+  for (const signal of signals) signal.addEventListener("abort", onAbort);
   return () => {
     for (const signal of signals) signal.removeEventListener("abort", onAbort);
   };
@@ -299,8 +319,10 @@ async function pump<Req>(
  *   exponential backoff by grpc-js (never after response headers arrived), with throttling;
  * - clients for the same target, credentials and options share one pooled channel, which uses
  *   round_robin over every address the target resolves to;
- * - interceptors run in this order: request id (sets `x-request-id`), logging (one line per
- *   call), then `options.interceptors`;
+ * - every call carries `x-request-id` (the caller's own, else the parent call's, else a new
+ *   UUID), already set when `options.interceptors` see the metadata, and is logged in one line
+ *   when its status arrives (`debug` for OK, `warn` otherwise, with `method`, `code`,
+ *   `duration_ms`, `target`, `request_id`, and `details` on failures);
  * - failures reject with {@link ClientError}.
  *
  * @param definition a ts-proto `outputServices=grpc-js` definition, e.g. `dummyV1.DummyServiceService`
@@ -353,15 +375,33 @@ export function createClient<const D extends GenericServiceDefinition>(
   };
   const lease = acquireChannel(target, options.credentials ?? grpcCredentials.createInsecure(), channelOptions);
   const logger = options.logger ?? getDefaultLogger();
+  // The request id and the per-call log line are done here rather than by grpc-js interceptors
+  // (createClientRequestIdInterceptor, createClientLoggingInterceptor do the same for plain
+  // grpc-js clients): each interceptor wraps every call in more InterceptingCall, builder and
+  // listener objects, which a hot caller such as the Marketplace homepage pays on every call.
   const grpcClient = new GrpcClient(target, grpcCredentials.createInsecure(), {
     channelOverride: lease.channel,
-    interceptors: [
-      createClientRequestIdInterceptor(),
-      createClientLoggingInterceptor({ logger, target }),
-      ...(options.interceptors ?? []),
-    ],
+    interceptors: [...(options.interceptors ?? [])],
   });
   let closed = false;
+
+  /**
+   * The one line per call, when its status arrives: `debug` for OK, `warn` otherwise. One line
+   * per call, not per attempt: grpc-js retries below this, so `duration_ms` includes any backoff.
+   */
+  function logStatus(prepared: PreparedCall, startedAt: number, callStatus: Pick<StatusObject, "code" | "details">) {
+    const ok = callStatus.code === status.OK;
+    if (ok && !logger.isLevelEnabled("debug")) return;
+    const fields = {
+      method: prepared.path,
+      code: status[callStatus.code] ?? String(callStatus.code),
+      duration_ms: Math.round((performance.now() - startedAt) * 10) / 10,
+      target,
+      request_id: prepared.requestId,
+    };
+    if (ok) logger.debug(fields, "grpc client call");
+    else logger.warn({ ...fields, details: callStatus.details }, "grpc client call failed");
+  }
 
   function prepare(path: string, callOptions: CallOptions | undefined): PreparedCall {
     if (closed) throw new Error(`createClient: ${path} called on a closed client for ${target}`);
@@ -369,11 +409,13 @@ export function createClient<const D extends GenericServiceDefinition>(
     const signals: AbortSignal[] = [];
     if (callOptions?.signal) signals.push(callOptions.signal);
     if (parent) signals.push(parent.signal);
+    const metadata = toMetadata(callOptions?.metadata);
     return {
       path,
       parent,
       deadline: resolveDeadline(callOptions ?? {}, defaultTimeoutMs, parent),
-      metadata: toMetadata(callOptions?.metadata),
+      metadata,
+      requestId: ensureRequestId(metadata, parent),
       signals,
     };
   }
@@ -391,6 +433,7 @@ export function createClient<const D extends GenericServiceDefinition>(
         const aborted = abortedBeforeStart(prepared);
         if (aborted) return reject(aborted);
         let stopListening = () => {};
+        const startedAt = performance.now();
         const call = grpcClient.makeUnaryRequest(
           method.path,
           serialize,
@@ -400,6 +443,7 @@ export function createClient<const D extends GenericServiceDefinition>(
           { deadline: prepared.deadline },
           (error: ServiceError | null, response?: unknown) => {
             stopListening();
+            logStatus(prepared, startedAt, error ?? OK_STATUS);
             if (error) reject(ClientError.from(method.path, error));
             else resolve(response);
           },
@@ -418,6 +462,7 @@ export function createClient<const D extends GenericServiceDefinition>(
         let stopListening = () => {};
         let finished = false;
         let requestError: unknown;
+        const startedAt = performance.now();
         const call = grpcClient.makeClientStreamRequest(
           method.path,
           serialize,
@@ -427,6 +472,7 @@ export function createClient<const D extends GenericServiceDefinition>(
           (error: ServiceError | null, response?: unknown) => {
             finished = true;
             stopListening();
+            logStatus(prepared, startedAt, error ?? OK_STATUS);
             // A request stream that threw cancelled the call: report its error, not CANCELLED.
             if (requestError !== undefined) reject(requestError);
             else if (error) reject(ClientError.from(method.path, error));
@@ -454,6 +500,8 @@ export function createClient<const D extends GenericServiceDefinition>(
     // Failures reach the consumer through the iterator; this listener only keeps the 'error' that
     // grpc-js emits after an early exit (our own cancel) from crashing the process.
     call.on("error", () => {});
+    const startedAt = performance.now();
+    call.on("status", (callStatus: StatusObject) => logStatus(prepared, startedAt, callStatus));
     const stopListening = cancelOnAbort(prepared.signals, call);
     try {
       for await (const message of call) yield message;
