@@ -51,6 +51,9 @@ export interface MethodHandlerOptions {
   readonly tracker: CallTracker;
 }
 
+/** How close to its deadline a caller's cancel counts as the deadline passing (transit and timer skew). */
+const DEADLINE_CANCEL_SLACK_MS = 25;
+
 function toEpochMs(deadline: Deadline): number {
   return deadline instanceof Date ? deadline.getTime() : deadline;
 }
@@ -258,8 +261,13 @@ class CallRun implements TrackedCall {
     if (this.#finished) return;
     this.#finished = true;
     this.#tracker.delete(this);
+    // A client whose deadline passes cancels the stream exactly like a user cancel (RST_STREAM
+    // CANCEL), and our copy of its deadline (from grpc-timeout, counted from when the call reached
+    // us) ends a little later than its own. A cancel that close to the deadline is the deadline.
     this.context.abort(
-      Date.now() >= this.context.deadline ? new DeadlineExceeded() : new Cancelled("The caller cancelled the call"),
+      Date.now() >= this.context.deadline - DEADLINE_CANCEL_SLACK_MS
+        ? new DeadlineExceeded()
+        : new Cancelled("The caller cancelled the call"),
     );
   };
 
