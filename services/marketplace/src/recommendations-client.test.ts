@@ -138,7 +138,9 @@ describe("Marketplace with a real Recommendations gRPC server", () => {
       (line) => line.msg === "recommendations unavailable; serving the page without them",
     );
     assert.ok(warning, "the failure is logged");
-    assert.equal(warning.grpc_code, "UNAVAILABLE");
+    // Recommend is retried on UNAVAILABLE (it is idempotent), so the call ends either when the
+    // retries run out (UNAVAILABLE) or when they use up the 800 ms deadline (DEADLINE_EXCEEDED).
+    assert.ok(["UNAVAILABLE", "DEADLINE_EXCEEDED"].includes(String(warning.grpc_code)), String(warning.grpc_code));
     assert.equal(warning.category, "mystery");
     const notReady = await marketplace.app.inject("/readyz");
     assert.equal(notReady.statusCode, 200, "still ready: the page degrades gracefully");
