@@ -40,23 +40,59 @@ if (files.length === 0) {
 }
 
 // Test files start real servers and child processes; two at a time keeps a 2-core machine busy
-// without starving the processes under test.
+// without starving the processes under test. The multi-host system tests run several services
+// and a load generator each, with latency budgets, so they run afterwards, one at a time, on an
+// otherwise idle machine.
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const args = [
-  "--conditions=source",
-  "--import",
-  "tsx",
-  "--test",
-  `--test-concurrency=${concurrency}`,
-  "--test-timeout=180000",
-  ...extra,
-  ...files.map((f) => relative(process.cwd(), f)),
-];
-const child = spawn(process.execPath, args, {
-  stdio: "inherit",
-  env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test" },
-});
-const forward = (sig) => () => child.kill(sig);
-process.on("SIGINT", forward("SIGINT"));
-process.on("SIGTERM", forward("SIGTERM"));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const isolated = (file) => /(^|[/\\])multi-host[^/\\]*\.test\.ts$/.test(file);
+const phases = [
+  { files: files.filter((f) => !isolated(f)), concurrency },
+  { files: files.filter(isolated), concurrency: "1" },
+].filter((phase) => phase.files.length > 0);
+
+/** Runs one `node --test` over `phase.files`, echoing its output; resolves with its exit code and counts. */
+function runPhase(phase) {
+  const args = [
+    "--conditions=source",
+    "--import",
+    "tsx",
+    "--test",
+    `--test-concurrency=${phase.concurrency}`,
+    "--test-timeout=180000",
+    ...extra,
+    ...phase.files.map((f) => relative(process.cwd(), f)),
+  ];
+  return new Promise((resolvePhase) => {
+    const child = spawn(process.execPath, args, {
+      stdio: ["inherit", "pipe", "inherit"],
+      env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test" },
+    });
+    const counts = { pass: 0, fail: 0, skipped: 0 };
+    let pending = "";
+    child.stdout.on("data", (chunk) => {
+      process.stdout.write(chunk);
+      pending += chunk.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const match = /^# (pass|fail|skipped) (\d+)$/.exec(line);
+        if (match) counts[match[1]] = Number(match[2]);
+      }
+    });
+    const forward = (sig) => () => child.kill(sig);
+    process.on("SIGINT", forward("SIGINT"));
+    process.on("SIGTERM", forward("SIGTERM"));
+    child.on("exit", (code, signal) => resolvePhase({ code: code ?? (signal ? 1 : 0), counts }));
+  });
+}
+
+let exitCode = 0;
+const total = { pass: 0, fail: 0, skipped: 0 };
+for (const phase of phases) {
+  const { code, counts } = await runPhase(phase);
+  if (code !== 0) exitCode = code;
+  for (const key of Object.keys(total)) total[key] += counts[key];
+}
+// One closing line for the whole run (each phase printed its own summary above).
+console.log(`Total: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
+process.exit(exitCode);
