@@ -169,6 +169,9 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
     // All load comes from one address (the test process); this test is about rollouts, not the
     // per-client rate limit, which would otherwise answer 429 after 100 requests a minute.
     RATE_LIMIT_MAX: "1000000",
+    // Four Node processes and the load share 2 cores here; a scheduling stall alone can pass the
+    // production 800 ms deadline. This test is about retries, health and shutdown, so 2 s.
+    RECOMMENDATIONS_TIMEOUT_MS: "2000",
   });
 
   await Promise.all(replicaAddresses.map((address) => waitServing(address, STARTUP_TIMEOUT_MS)));
