@@ -63,6 +63,13 @@ export function packageRuntimeFiles(repoRoot: string, packageDir: string): strin
   return [...found].sort();
 }
 
+/**
+ * The Node line images must use: the current Active LTS. Node 26 became Active LTS in October 2026
+ * (Node 24 is in maintenance). Bump this, the Dockerfiles' NODE_VERSION and docs/deployment.md
+ * together when the next line is promoted.
+ */
+export const CURRENT_NODE_LTS_MAJOR = 26;
+
 const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL/i;
 const SECRET_FILE = /(^|\/)certs(\/|$)|\.(pem|key|crt|p12|pfx)$|(^|\/)\.env(\.|$)|id_rsa|id_ed25519/;
 /** Entries of a service folder that are sources, dev tooling or build outputs, not runtime files. */
@@ -119,6 +126,13 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
     const tag = /:([^/:@]+)(@|$)/.exec(image)?.[1];
     if (!digest && (tag === undefined || !/^v?\d+\.\d+\.\d+/.test(tag))) {
       report("pinned-base", `FROM ${image}: pin the base image to an exact version (or a digest), never latest`);
+    }
+    const nodeMajor = /^(?:docker\.io\/)?(?:library\/)?node:v?(\d+)\./.exec(image)?.[1];
+    if (nodeMajor !== undefined && Number(nodeMajor) !== CURRENT_NODE_LTS_MAJOR) {
+      report(
+        "current-lts",
+        `FROM ${image}: use the current Node LTS line (${CURRENT_NODE_LTS_MAJOR}); Node ${nodeMajor} is not it`,
+      );
     }
   }
 
