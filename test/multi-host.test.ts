@@ -105,6 +105,9 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
       `r2 exited ${killedExited.code ?? killedExited.signal}; marketplace warnings: ${marketplaceWarnings.length}`,
   );
   for (const warning of marketplaceWarnings.slice(0, 5)) t.diagnostic(`  marketplace: ${JSON.stringify(warning)}`);
+  const reissues = logRecords(marketplace.lines).filter((r) => String(r.msg).startsWith("grpc client call re-issued"));
+  t.diagnostic(`Recommend calls re-issued after response headers (the kit client): ${reissues.length}`);
+  for (const reissue of reissues.slice(0, 5)) t.diagnostic(`  marketplace: ${JSON.stringify(reissue)}`);
 
   // Round robin across hosts: every replica took a share before anything failed.
   REPLICAS.forEach((name, i) => {
@@ -118,22 +121,24 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
   );
   assert.ok(within(results, sigkillAt, Number.POSITIVE_INFINITY).length > 0, "the load went on after the SIGKILL");
   const summary = summarizeLoad(results);
-  // The goal is zero. One race is known and not fixed yet: in about 1 run in 6, a call sent to r1 at
-  // the moment its drain closes the connection fails with UNAVAILABLE "read ECONNRESET" and grpc-js
-  // does not retry it (the socket is reset before the client reads the GOAWAY). Only that is
-  // tolerated, only during r1's drain, and only a handful of pages; everything else fails the test.
-  const racePages = marketplaceWarnings.filter(
-    (r) => r.msg === "recommendations unavailable; serving the page without them" && r.details === "read ECONNRESET",
-  ).length;
-  const duringDrain = within(results, sigtermAt, sigkillAt).filter((r) => r.outcome !== "ok").length;
-  assert.ok(
-    summary.failures === 0 ||
-      (summary.failures <= 5 && summary.failures === racePages && summary.failures === duringDrain),
-    `shoppers saw ${summary.failures} failed homepages of ${summary.total}: ${JSON.stringify(summary.failuresByOutcome)} ` +
-      `(${racePages} from the known drain race, ${duringDrain} during r1's drain)`,
+  const failed = results.filter((r) => r.outcome !== "ok");
+  for (const r of failed.slice(0, 10)) {
+    t.diagnostic(
+      `  failed page: ${r.outcome}, started ${Math.round(r.startMs - sigkillAt)} ms and ended ` +
+        `${Math.round(r.startMs + r.latencyMs - sigkillAt)} ms from the SIGKILL`,
+    );
+  }
+  // r1's drain costs nothing: calls it has not seen are refused with REFUSED_STREAM, which grpc-js
+  // retries transparently (see packages/kit/src/server/drain-race.test.ts). r2's SIGKILL fails the
+  // calls in flight on it: those without response headers yet are retried by grpc-js; those whose
+  // headers (and message) r2 had sent but not its trailers, which grpc-js has committed and never
+  // retries, are re-issued once by the kit client (Recommend is NO_SIDE_EFFECTS; see
+  // packages/kit/src/client/reissue-interceptor.ts). So no shopper may see a failure, ever.
+  assert.equal(
+    summary.failures,
+    0,
+    `shoppers saw ${summary.failures} failed homepages of ${summary.total}: ${JSON.stringify(summary.failuresByOutcome)}`,
   );
-  if (summary.failures > 0)
-    t.diagnostic(`known drain race hit: ${summary.failures} degraded pages (see the test's comment)`);
   // `survivor` is the one replica left; name it in a check so the roles above stay honest.
   assert.equal(survivor.hasExited, false, "r3 still runs");
 });

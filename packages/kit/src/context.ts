@@ -83,9 +83,32 @@ export interface CallContext {
 
 const storage = new AsyncLocalStorage<CallContext>();
 
+// Interceptors that run the rest of the chain in an async context of their own which also holds
+// the call's CallContext (the server tracing interceptor: OpenTelemetry's context), and how to
+// read it back from there. When such an interceptor is the outermost, the server adapter does
+// not enter the kit's own AsyncLocalStorage at all: one AsyncLocalStorage instead of two means
+// one `run` fewer per call and half the async-hook work on every promise, tick and I/O callback.
+const carriers = new WeakSet<object>();
+let carriedLookup: (() => CallContext | undefined) | undefined;
+
+/**
+ * Declares that `interceptor` runs the rest of the chain in an async context from which
+ * `lookup` returns the call's {@link CallContext} (or, where it cannot make one current, runs it
+ * through {@link runWithContext} itself). For the kit's server tracing interceptor.
+ */
+export function markContextCarrier(interceptor: object, lookup: () => CallContext | undefined): void {
+  carriers.add(interceptor);
+  carriedLookup = lookup;
+}
+
+/** True when `interceptor` carries the call context itself (see {@link markContextCarrier}). */
+export function carriesContext(interceptor: object | undefined): boolean {
+  return interceptor !== undefined && carriers.has(interceptor);
+}
+
 /** The context of the call being handled on this async path, if any (used for deadline and request-id propagation). */
 export function currentContext(): CallContext | undefined {
-  return storage.getStore();
+  return storage.getStore() ?? carriedLookup?.();
 }
 
 /**

@@ -30,7 +30,7 @@ const PICKER_LINKS = new Map(
   }),
 );
 
-function picker(current: CategorySlug | undefined): string {
+function buildPicker(current: CategorySlug | undefined): string {
   // Plain links, so choosing a category works without JavaScript. No <li> here: the only list
   // items on the page are the recommended books.
   const links = CATEGORY_SLUGS.map((slug) => {
@@ -38,6 +38,15 @@ function picker(current: CategorySlug | undefined): string {
     return slug === current ? link?.current : link?.other;
   });
   return `<nav aria-label="Book categories">Browse: ${links.join(" ")}</nav>`;
+}
+
+// One finished picker per current category (and one with none current, for error pages).
+const PICKERS = new Map<CategorySlug | undefined, string>(
+  [...CATEGORY_SLUGS, undefined].map((slug) => [slug, buildPicker(slug)]),
+);
+
+function picker(current: CategorySlug | undefined): string {
+  return PICKERS.get(current) ?? buildPicker(current);
 }
 
 function page(body: string, current: CategorySlug | undefined): string {

@@ -1,6 +1,8 @@
 // Entry point of the Marketplace deployable: logger, process error handlers, start, shut down on a
 // signal. Everything else lives in startMarketplace (src/start-marketplace.ts), which tests call too.
-import { createLogger, createMetrics, installProcessErrorHandlers, type Logger, traceLogMixin } from "@obfy/kit";
+// Subpath imports: each loads only its part of the kit (see the kit's README, "Start-up").
+import { createLogger, type Logger } from "@obfy/kit/core";
+import { createMetrics, installProcessErrorHandlers, traceLogMixin } from "@obfy/kit/observability";
 import { shutdownOnSignal } from "./shutdown-on-signal.js";
 import { startMarketplace } from "./start-marketplace.js";
 

@@ -1,5 +1,6 @@
 import { connectivityState } from "@grpc/grpc-js";
-import { type ClientOptions, createClient, type Logger } from "@obfy/kit";
+import { type ClientOptions, createClient } from "@obfy/kit/client";
+import type { Logger } from "@obfy/kit/core";
 import { recommendationsV1 } from "@obfy/protos";
 import type { CategorySlug } from "./categories.js";
 import type { PageBook } from "./homepage.js";

@@ -1,19 +1,15 @@
+import { envBool, envInt, envString, type Logger } from "@obfy/kit/core";
+import { createDashboard, type Dashboard } from "@obfy/kit/dashboard";
 import {
-  createClientSecurity,
-  createDashboard,
   createGrpcClientTracingInterceptor,
   createMetrics,
-  type Dashboard,
-  envBool,
-  envInt,
-  envString,
-  type Logger,
   type Metrics,
   type MetricsServer,
   readMetricsConfig,
   setupTracing,
   startMetricsServer,
-} from "@obfy/kit";
+} from "@obfy/kit/observability";
+import { createClientSecurity } from "@obfy/kit/security";
 import { createMarketplace, type Marketplace } from "./app.js";
 import {
   createRecommendationsClient,
@@ -146,19 +142,11 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
         host: metricsConfig.host,
         port: metricsConfig.port,
         registry: metrics.registry,
-        // The dashboard needs the bound port (METRICS_PORT may be 0), so it is created just after.
+        // The dashboard needs the bound port (METRICS_PORT may be 0), so it is created later.
         handlers: [(request, response) => dashboard?.handler(request, response) ?? false],
       });
       const server = metricsServer;
       stops.push(() => server.close());
-      const created = createDashboard({
-        targets: [
-          { name: "marketplace", metricsUrl: `${metricsServer.url}/metrics`, kind: "http" },
-          { name: "recommendations", metricsUrl: recommendationsMetricsUrl, kind: "grpc" },
-        ],
-      });
-      dashboard = created;
-      stops.push(() => created.close());
     }
 
     const app = await createMarketplace({
@@ -171,6 +159,18 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
     });
     stops.push(() => app.close());
     await app.listen({ host, port });
+    if (metricsServer !== undefined) {
+      // Created once the app serves, so its first scrapes (an HTTP round trip to each target and
+      // parsing what comes back) are not part of the start-up; until then /dashboard is a 404.
+      const created = createDashboard({
+        targets: [
+          { name: "marketplace", metricsUrl: `${metricsServer.url}/metrics`, kind: "http" },
+          { name: "recommendations", metricsUrl: recommendationsMetricsUrl, kind: "grpc" },
+        ],
+      });
+      dashboard = created;
+      stops.push(() => created.close());
+    }
     const address = app.server.address();
     const boundPort = typeof address === "object" && address !== null ? address.port : port;
     const url = originOf(host, boundPort);

@@ -1,12 +1,5 @@
-import {
-  type CreateServerOptions,
-  createServer,
-  defineService,
-  type KitServer,
-  type Logger,
-  type ServerConfig,
-  type ServerInterceptor,
-} from "@obfy/kit";
+import type { Logger, ServerConfig, ServerInterceptor } from "@obfy/kit/core";
+import { type CreateServerOptions, createServer, defineService, type KitServer } from "@obfy/kit/server";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import type { Catalog } from "./catalog.js";
 import { createLegacyRecommendationsHandlers } from "./legacy-recommendations-handlers.js";

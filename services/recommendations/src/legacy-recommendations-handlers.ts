@@ -1,5 +1,5 @@
-import type { CallContext } from "@obfy/kit";
-import { InvalidArgument, NotFound } from "@obfy/kit";
+import type { CallContext } from "@obfy/kit/core";
+import { InvalidArgument, NotFound } from "@obfy/kit/core";
 import { legacyRecommendations } from "@obfy/protos";
 import type { CategoryName } from "./catalog.js";
 import { sampleDistinct } from "./recommend.js";

@@ -2,17 +2,11 @@
 // WORKERS processes sharing PORT (node:cluster), each running until signalled. Everything else lives
 // in startRecommendations (src/start-recommendations.ts) and createRecommendationsServer (src/app.ts),
 // so tests build and start the very same service.
-import {
-  createLogger,
-  createMetrics,
-  installProcessErrorHandlers,
-  type Logger,
-  readMetricsConfig,
-  readWorkers,
-  runCluster,
-  runUntilSignalled,
-  traceLogMixin,
-} from "@obfy/kit";
+// Subpath imports: each loads only its part of the kit (see the kit's README, "Start-up").
+import { readWorkers, runCluster } from "@obfy/kit/cluster";
+import { createLogger, type Logger } from "@obfy/kit/core";
+import { createMetrics, installProcessErrorHandlers, readMetricsConfig, traceLogMixin } from "@obfy/kit/observability";
+import { runUntilSignalled } from "@obfy/kit/server";
 import { DEFAULT_METRICS_PORT, startRecommendations } from "./start-recommendations.js";
 
 /** Logs one clear line (no stack trace) and exits 1: for configuration, certificate, catalogue and bind errors. */

@@ -1,5 +1,5 @@
-import type { CallContext } from "@obfy/kit";
-import { InvalidArgument, NotFound } from "@obfy/kit";
+import type { CallContext } from "@obfy/kit/core";
+import { InvalidArgument, NotFound } from "@obfy/kit/core";
 import { recommendationsV1 } from "@obfy/protos";
 import type { Catalog, CategoryName } from "./catalog.js";
 import { type RandomSource, sampleDistinct } from "./recommend.js";

@@ -1,21 +1,16 @@
+import { envString, type Logger, readServerConfig } from "@obfy/kit/core";
 import {
   createGrpcServerTracingInterceptor,
   createMetrics,
-  createServerSecurity,
-  envString,
-  type KitServer,
-  type Logger,
   type Metrics,
   type MetricsServer,
-  type ProbeServer,
   readMetricsConfig,
-  readServerConfig,
-  type ServerSecurity,
   setupTracing,
   startMetricsServer,
-  startProbeServer,
   type Tracing,
-} from "@obfy/kit";
+} from "@obfy/kit/observability";
+import { createServerSecurity, type ProbeServer, type ServerSecurity, startProbeServer } from "@obfy/kit/security";
+import type { KitServer } from "@obfy/kit/server";
 import { createRecommendationsServer } from "./app.js";
 import { DEFAULT_BOOKS_FILE, loadCatalog } from "./catalog.js";
 import type { RandomSource } from "./recommend.js";

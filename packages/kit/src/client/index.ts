@@ -20,6 +20,12 @@ export {
   type UnaryClientMethod,
 } from "./create-client.js";
 export {
+  createReissueInterceptor,
+  DEFAULT_REISSUE,
+  type ReissueInterceptorOptions,
+  type ReissueOptions,
+} from "./reissue-interceptor.js";
+export {
   DEFAULT_RETRY,
   DEFAULT_RETRY_THROTTLING,
   type RetryOptions,

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { status } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import { GrpcError } from "../errors.js";
-import type { ServerCall, ServerInterceptor } from "../interceptor.js";
+import type { Next, ServerCall, ServerInterceptor } from "../interceptor.js";
 import { createGrpcMethodMetrics, type GrpcMethodStats } from "./grpc-method-metrics.js";
 
 export { GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-method-metrics.js";
@@ -43,35 +43,69 @@ export function createGrpcServerMetricsInterceptor(registry: Registry): ServerIn
     stats.handled[code] = (stats.handled[code] ?? 0) + 1;
   };
 
-  return (next) => async (call) => {
+  return (next) => (call) => {
     const stats = byPath.get(call.method.path) ?? bind(call);
     const startedAt = performance.now();
     stats.started++;
-    let forwarded = call;
-    if (call.requests === undefined) stats.received++;
-    else forwarded = { ...forwarded, requests: countMessages(call.requests, stats) };
-    const send = call.send;
-    if (send !== undefined) {
-      forwarded = {
-        ...forwarded,
-        send: async (message) => {
-          await send(message);
-          stats.sent++;
-        },
-      };
-    }
     // abortReason, not signal: reading the signal would create an AbortController for every call.
     const callContext = call.context;
-    try {
-      const result = await next(forwarded);
-      if (send === undefined) stats.sent++;
-      finish(stats, callContext.abortReason?.code ?? status.OK, startedAt);
-      return result;
-    } catch (error) {
-      finish(stats, (callContext.abortReason ?? GrpcError.from(error)).code, startedAt);
-      throw error;
+    if (call.requests === undefined && call.send === undefined) {
+      // Unary: one message each way. One `then` on the rest of the chain, no async frame (an
+      // async function costs a promise and a resumption per call, each seen by async hooks).
+      stats.received++;
+      let result: Promise<unknown>;
+      try {
+        result = next(call);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+      return result.then(
+        (response) => {
+          stats.sent++;
+          finish(stats, callContext.abortReason?.code ?? status.OK, startedAt);
+          return response;
+        },
+        (error: unknown) => {
+          finish(stats, (callContext.abortReason ?? GrpcError.from(error)).code, startedAt);
+          throw error;
+        },
+      );
     }
+    return streamingCall(next, call, stats, startedAt, finish);
   };
+}
+
+/** The streaming kinds: messages are counted as they pass. */
+async function streamingCall(
+  next: Next,
+  call: ServerCall,
+  stats: GrpcMethodStats,
+  startedAt: number,
+  finish: (stats: GrpcMethodStats, code: number, startedAt: number) => void,
+): Promise<unknown> {
+  let forwarded = call;
+  if (call.requests === undefined) stats.received++;
+  else forwarded = { ...forwarded, requests: countMessages(call.requests, stats) };
+  const send = call.send;
+  if (send !== undefined) {
+    forwarded = {
+      ...forwarded,
+      send: async (message) => {
+        await send(message);
+        stats.sent++;
+      },
+    };
+  }
+  const callContext = call.context;
+  try {
+    const result = await next(forwarded);
+    if (send === undefined) stats.sent++;
+    finish(stats, callContext.abortReason?.code ?? status.OK, startedAt);
+    return result;
+  } catch (error) {
+    finish(stats, (callContext.abortReason ?? GrpcError.from(error)).code, startedAt);
+    throw error;
+  }
 }
 
 async function* countMessages(source: AsyncIterable<unknown>, stats: GrpcMethodStats): AsyncIterable<unknown> {

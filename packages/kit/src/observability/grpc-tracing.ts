@@ -1,7 +1,9 @@
 import { InterceptingCall, type Interceptor, status } from "@grpc/grpc-js";
 import {
   type Attributes,
+  type Context,
   context,
+  createContextKey,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -9,8 +11,9 @@ import {
   type TracerProvider,
   trace,
 } from "@opentelemetry/api";
+import { type CallContext, markContextCarrier, runWithContext } from "../context.js";
 import { GrpcError } from "../errors.js";
-import type { ServerInterceptor } from "../interceptor.js";
+import type { Next, ServerCall, ServerInterceptor } from "../interceptor.js";
 import { splitMethodPath } from "./grpc-status-names.js";
 import { metadataGetter, metadataSetter } from "./otel-carriers.js";
 import { isQuiet, quietChildContext } from "./quiet-tracing.js";
@@ -43,6 +46,28 @@ export interface GrpcTracingOptions {
   tracerProvider?: TracerProvider;
 }
 
+// The call's CallContext rides in the OpenTelemetry context the interceptor makes current, so
+// `currentContext()` finds it there and the adapter need not enter the kit's own
+// AsyncLocalStorage as well (see markContextCarrier).
+const CALL_CONTEXT_KEY = createContextKey("obfy.kit.call-context");
+const callContextLookup = (): CallContext | undefined =>
+  context.active().getValue(CALL_CONTEXT_KEY) as CallContext | undefined;
+
+/** `interceptor`, declared a carrier of the call context. */
+function asCarrier(interceptor: ServerInterceptor): ServerInterceptor {
+  markContextCarrier(interceptor, callContextLookup);
+  return interceptor;
+}
+
+/**
+ * Runs the rest of the chain, which `context.with(expected, …)` made current. When the global
+ * context manager could not (none registered, or disabled by a tracing shutdown) the kit's own
+ * AsyncLocalStorage carries the call context instead, so `currentContext()` never goes missing.
+ */
+function carryOn(next: Next, call: ServerCall, expected: Context): Promise<unknown> {
+  return context.active() === expected ? next(call) : runWithContext(call.context, next, call);
+}
+
 function rpcAttributes(path: string): Attributes {
   const { service, method } = splitMethodPath(path);
   return { [ATTR_RPC_SYSTEM]: "grpc", [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method };
@@ -63,10 +88,10 @@ function rpcAttributes(path: string): Attributes {
  */
 export function createGrpcServerTracingInterceptor(options: GrpcTracingOptions = {}): ServerInterceptor {
   const provider = options.tracerProvider ?? trace.getTracerProvider();
-  if (isQuiet(provider)) return quietServerInterceptor;
+  if (isQuiet(provider)) return asCarrier(quietServerInterceptor);
   const tracer = provider.getTracer(KIT_TRACER_NAME);
   const attributesByPath = new Map<string, Attributes>();
-  return (next) => (call) => {
+  return asCarrier((next) => (call) => {
     const path = call.method.path;
     let attributes = attributesByPath.get(path);
     if (attributes === undefined) {
@@ -86,9 +111,10 @@ export function createGrpcServerTracingInterceptor(options: GrpcTracingOptions =
     };
     // abortReason, not signal: reading the signal would create an AbortController for every call.
     const callContext = call.context;
-    return context.with(trace.setSpan(parent, span), async () => {
+    const active = trace.setSpan(parent, span).setValue(CALL_CONTEXT_KEY, callContext);
+    return context.with(active, async () => {
       try {
-        const result = await next(call);
+        const result = await carryOn(next, call, active);
         end(callContext.abortReason?.code ?? status.OK);
         return result;
       } catch (error) {
@@ -96,7 +122,7 @@ export function createGrpcServerTracingInterceptor(options: GrpcTracingOptions =
         throw error;
       }
     });
-  };
+  });
 }
 
 // The quiet server path: nothing is recorded, but every call still runs in a trace context, so
@@ -109,7 +135,8 @@ const quietServerInterceptor: ServerInterceptor = (next) => (call) => {
     metadata.get("traceparent").length === 0
       ? ROOT_CONTEXT
       : propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
-  return context.with(quietChildContext(parent, trace.getSpanContext(parent)), next, undefined, call);
+  const active = quietChildContext(parent, trace.getSpanContext(parent)).setValue(CALL_CONTEXT_KEY, call.context);
+  return context.with(active, carryOn, undefined, next, call, active);
 };
 
 /**

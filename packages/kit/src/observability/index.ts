@@ -1,12 +1,6 @@
-export {
-  type CreateDashboardOptions,
-  createDashboard,
-  type Dashboard,
-  type DashboardSummary,
-  type DashboardTarget,
-  type TargetSummary,
-} from "./dashboard/create-dashboard.js";
-export { type ChartPoint, histogramQuantile, type SeriesKind, type SeriesStats } from "./dashboard/dashboard-model.js";
+// The gRPC and process side of observability: metrics, tracing, the metrics server, process
+// error handlers and the trace-id log mixin (`@obfy/kit/observability`). The Fastify plugins are
+// in http-plugins.ts (`@obfy/kit/http`), the dashboard in dashboard/ (`@obfy/kit/dashboard`).
 export { createGrpcClientMetricsInterceptor } from "./grpc-client-metrics.js";
 export { createGrpcServerMetricsInterceptor, GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-server-metrics.js";
 export { statusName } from "./grpc-status-names.js";
@@ -19,14 +13,6 @@ export {
   createGrpcServerTracingInterceptor,
   type GrpcTracingOptions,
 } from "./grpc-tracing.js";
-export {
-  createHttpMetricsPlugin,
-  HTTP_SERVER_DURATION_BUCKETS,
-  httpMethodLabel,
-  httpRouteLabel,
-  UNMATCHED_ROUTE,
-} from "./http-metrics-plugin.js";
-export { createHttpTracingPlugin, type HttpTracingPluginOptions } from "./http-tracing-plugin.js";
 export * from "./metrics.js";
 export * from "./metrics-server.js";
 export * from "./process-error-handlers.js";

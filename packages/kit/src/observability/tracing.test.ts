@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { after, describe, it } from "node:test";
+import { promisify } from "node:util";
 import { Metadata } from "@grpc/grpc-js";
 import { dummyClient } from "@obfy/kit/testing";
 import { dummyV1 } from "@obfy/protos";
-import { context, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type SpanContext, SpanKind, SpanStatusCode, TraceFlags, trace } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-node";
 import Fastify from "fastify";
 import pino from "pino";
@@ -297,6 +299,65 @@ describe("setupTracing", () => {
     } finally {
       void tracing.shutdown();
     }
+  });
+
+  it("a quiet provider continues an upstream trace, keeps its sampled flag, and honours root", () => {
+    const tracing = setupTracing({ serviceName: "quiet", env: {} });
+    try {
+      const tracer = tracing.provider.getTracer("t");
+      const upstream = trace.setSpanContext(context.active(), {
+        traceId: INCOMING_TRACE_ID,
+        spanId: INCOMING_SPAN_ID,
+        traceFlags: TraceFlags.SAMPLED,
+        isRemote: true,
+      });
+      const seen = tracer.startActiveSpan("child", {}, upstream, (span) => {
+        assert.equal(trace.getSpan(context.active()), span, "the span is active inside the callback");
+        return span.spanContext();
+      });
+      assert.equal(seen.traceId, INCOMING_TRACE_ID);
+      assert.notEqual(seen.spanId, INCOMING_SPAN_ID);
+      assert.match(seen.spanId, /^[0-9a-f]{16}$/);
+      assert.equal(seen.traceFlags, TraceFlags.SAMPLED, "a sampled trace stays sampled downstream");
+      const root = tracer.startSpan("root", { root: true }, upstream);
+      assert.notEqual(root.spanContext().traceId, INCOMING_TRACE_ID);
+      assert.equal(root.spanContext().traceFlags, TraceFlags.NONE);
+      assert.equal(root.isRecording(), false);
+      const ids = new Set(Array.from({ length: 500 }, () => tracer.startSpan("s").spanContext().spanId));
+      assert.equal(ids.size, 500, "span ids do not repeat");
+    } finally {
+      void tracing.shutdown();
+    }
+  });
+
+  it("loads the OpenTelemetry SDK and core's index only when spans are exported", async () => {
+    // A fresh process: this test file itself loads the SDK. require.cache lists the CommonJS
+    // modules loaded so far, which is what the OpenTelemetry packages are.
+    const script = `
+      import { createRequire } from "node:module";
+      const require = createRequire(import.meta.url);
+      const { setupTracing } = await import("@obfy/kit/observability");
+      const loaded = (path) => Object.keys(require.cache).some((f) => f.includes(path));
+      const state = () => ({ sdk: loaded("sdk-trace-base"), coreIndex: loaded("@opentelemetry/core/build/src/index.js") });
+      const quiet = setupTracing({ serviceName: "q", env: {} });
+      const before = state();
+      const exporting = setupTracing({ serviceName: "e", env: { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:1" } });
+      // The one module of core the quiet setup loads must be where the index gets its propagator.
+      const sameClass = require("@opentelemetry/core").W3CTraceContextPropagator ===
+        require("@opentelemetry/core/build/src/trace/W3CTraceContextPropagator").W3CTraceContextPropagator;
+      console.log(JSON.stringify({ before, after: state(), sameClass }));
+      await exporting.shutdown();
+      await quiet.shutdown();`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", script],
+      { timeout: 30_000 },
+    );
+    assert.deepEqual(JSON.parse(stdout), {
+      before: { sdk: false, coreIndex: false },
+      after: { sdk: true, coreIndex: true },
+      sameClass: true,
+    });
   });
 
   it("loads the OTLP exporter only when an endpoint is set, and spans reach it", async (t) => {

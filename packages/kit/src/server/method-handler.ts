@@ -12,7 +12,7 @@ import {
   type UntypedHandleCall,
 } from "@grpc/grpc-js";
 import type { CallContext, ContextKey, MethodInfo, RawServerCall } from "../context.js";
-import { markCallLogger, runWithContext } from "../context.js";
+import { carriesContext, markCallLogger, runWithContext } from "../context.js";
 import { Cancelled, DeadlineExceeded, GrpcError, Internal } from "../errors.js";
 import { composeInterceptors, type Next, type ServerCall, type ServerInterceptor } from "../interceptor.js";
 import type { Logger } from "../logger.js";
@@ -47,6 +47,12 @@ export function methodInfo(method: KitMethod): MethodInfo {
 export interface MethodHandlerOptions {
   /** Outermost first. */
   readonly interceptors: readonly ServerInterceptor[];
+  /**
+   * The outermost interceptor makes the call context current itself (see `markContextCarrier`):
+   * the adapter then does not enter the kit's AsyncLocalStorage. Default: decided from
+   * `interceptors[0]`.
+   */
+  readonly contextCarried?: boolean;
   readonly logger: Logger;
   readonly tracker: CallTracker;
 }
@@ -332,6 +338,7 @@ export function createMethodHandler(method: KitMethod, options: MethodHandlerOpt
         }
       };
   const chain = composeInterceptors(options.interceptors, innermost);
+  const carried = options.contextCarried ?? carriesContext(options.interceptors[0]);
 
   const start = (
     raw: RawServerCall,
@@ -351,7 +358,7 @@ export function createMethodHandler(method: KitMethod, options: MethodHandlerOpt
       requests: readable ? requestStream(readable, context) : undefined,
       send: writable ? streamSender(writable, run) : undefined,
     };
-    runWithContext(context, callNext, chain, call).then(run.onResult, run.onError);
+    (carried ? callNext(chain, call) : runWithContext(context, callNext, chain, call)).then(run.onResult, run.onError);
   };
 
   switch (info.kind) {

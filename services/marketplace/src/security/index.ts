@@ -5,6 +5,7 @@ import fastifyCsrfProtection from "@fastify/csrf-protection";
 import fastifyRateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import helmet, { type HelmetOptions } from "helmet";
+import { createCachedCookieSigner } from "./cached-cookie-signer.js";
 
 export { escapeAttr, escapeHtml, safeUrl } from "./escape.js";
 
@@ -186,7 +187,9 @@ export async function registerSecurity(app: FastifyInstance, config: SecurityCon
       message: `Too many requests: the limit is ${context.max} per ${windowText}. Try again in ${context.after}.`,
     }),
   });
-  await app.register(fastifyCookie, { secret: config.cookieSecret });
+  // Signed with COOKIE_SECRET as @fastify/cookie does, remembering valid cookies: the homepage
+  // checks the shopper's CSRF secret cookie on every view.
+  await app.register(fastifyCookie, { secret: createCachedCookieSigner(config.cookieSecret) });
   await app.register(fastifyCsrfProtection, {
     sessionPlugin: "@fastify/cookie",
     cookieKey: csrfCookieName(config),
