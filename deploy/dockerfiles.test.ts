@@ -34,8 +34,14 @@ describe("Dockerfiles", () => {
       assert.deepEqual(checkDockerfile(text, expect), []);
     });
 
-    test(`${name}: the runtime stage runs node directly from dist/main.js`, () => {
-      assert.match(text, /^CMD \["node", "--enable-source-maps", "dist\/main\.js"\]$/m);
+    test(`${name}: the runtime stage runs node directly on the bundle dist/main.bundle.js`, () => {
+      assert.match(text, /^CMD \["node", "--enable-source-maps", "dist\/main\.bundle\.js"\]$/m);
+    });
+
+    test(`${name}: the build stage has the bundler the service's build script runs`, () => {
+      const pkg = JSON.parse(read(`${expect.serviceDir}/package.json`)) as { scripts: Record<string, string> };
+      assert.match(pkg.scripts.build ?? "", /node \.\.\/\.\.\/scripts\/bundle\.mjs \./);
+      assert.match(text, /^COPY scripts\/bundle\.mjs scripts\/$/m);
     });
 
     const breakages: [string, string, (t: string) => string][] = [
@@ -60,7 +66,7 @@ describe("Dockerfiles", () => {
         "secret in ENV",
         (t) => t.replace("ENV NODE_ENV=production", "ENV NODE_ENV=production DB_PASSWORD=x"),
       ],
-      ["exec-form", "shell-form CMD", (t) => t.replace(/^CMD .*$/m, "CMD node dist/main.js")],
+      ["exec-form", "shell-form CMD", (t) => t.replace(/^CMD .*$/m, "CMD node dist/main.bundle.js")],
       ["exec-form", "npm start", (t) => t.replace(/^CMD .*$/m, 'CMD ["npm", "start"]')],
       ["node-env", "no NODE_ENV", (t) => t.replace("ENV NODE_ENV=production", "")],
       ["expose", "wrong port", (t) => t.replace(/^EXPOSE .*$/m, "EXPOSE 8080")],

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm start`: runs Recommendations and Marketplace side by side from their built dist/, each
+// `npm start`: runs Recommendations and Marketplace side by side from their built dist/ (the
+// bundles production runs, dist/main.bundle.js: see scripts/bundle.mjs), each
 // output line prefixed with the service name (concurrently does the spawning and prefixing).
 //
 // Environment (besides what each service reads itself):
@@ -43,7 +44,7 @@ const services = [
   { name: "marketplace", env: { PORT: String(marketplacePort), RECOMMENDATIONS_PORT: String(recommendationsPort) } },
 ];
 for (const service of services) {
-  service.main = join(repoRoot, "services", service.name, "dist", "main.js");
+  service.main = join(repoRoot, "services", service.name, "dist", "main.bundle.js");
   if (!existsSync(service.main)) {
     fail(
       `${relative(process.cwd(), service.main) || service.main} is missing: the services are not built.\n` +

@@ -20,7 +20,7 @@ function startService(name: string, env: Record<string, string>): LoggedProcess 
   const dir = join(repoRoot, "services", name);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: Record<string, string> };
   const script = pkg.scripts.start;
-  assert.equal(script, "node --enable-source-maps dist/main.js", `${name}'s start script`);
+  assert.equal(script, "node --enable-source-maps dist/main.bundle.js", `${name}'s start script`);
   const [, ...args] = script.split(" ");
   return spawnLogged(process.execPath, args, {
     cwd: dir,

@@ -16,8 +16,8 @@ const START = join(repoRoot, "scripts", "start.mjs");
 const STARTUP_MS = 30_000;
 
 for (const service of ["recommendations", "marketplace"]) {
-  if (!existsSync(join(repoRoot, "services", service, "dist", "main.js"))) {
-    throw new Error(`services/${service}/dist/main.js is missing: run \`npm run build\` before the system tests`);
+  if (!existsSync(join(repoRoot, "services", service, "dist", "main.bundle.js"))) {
+    throw new Error(`services/${service}/dist/main.bundle.js is missing: run \`npm run build\` before the system tests`);
   }
 }
 
@@ -117,7 +117,7 @@ describe("npm start (scripts/start.mjs)", () => {
     t.after(() => unbuilt.stop());
     assert.deepEqual(await unbuilt.exited, { code: 1, signal: null });
     const message = unbuilt.lines.join("\n");
-    assert.match(message, /services\/recommendations\/dist\/main\.js is missing/);
+    assert.match(message, /services\/recommendations\/dist\/main\.bundle\.js is missing/);
     assert.match(message, /Run `npm run build`/);
 
     const badPort = spawnLogged(process.execPath, [START], {

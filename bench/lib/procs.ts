@@ -384,13 +384,13 @@ export interface ServiceCommand {
 }
 
 /**
- * The command that runs `services/<name>`'s main: the compiled `dist/main.js` (as production
- * runs it). Throws when dist/ is missing or older than the sources it is built from (run
+ * The command that runs `services/<name>`'s main as production runs it: the compiled and bundled
+ * `dist/main.bundle.js` (scripts/bundle.mjs), with `--enable-source-maps` like the images' CMD. Throws when dist/ is missing or older than the sources it is built from (run
  * `npm run build`, which `npm run bench` does first). `BENCH_RUNTIME=source` runs `src/main.ts`
  * through tsx instead (development only: tsx costs start-up time and memory).
  */
 export function serviceCommand(name: "recommendations" | "marketplace"): ServiceCommand {
-  const dist = join(repoRoot, "services", name, "dist", "main.js");
+  const dist = join(repoRoot, "services", name, "dist", "main.bundle.js");
   const src = join(repoRoot, "services", name, "src", "main.ts");
   const forced = process.env.BENCH_RUNTIME;
   const distFresh =
@@ -404,5 +404,5 @@ export function serviceCommand(name: "recommendations" | "marketplace"): Service
       `services/${name}/dist is missing or older than its sources: run \`npm run build\` first (npm run bench does), or set BENCH_RUNTIME=source to measure the sources through tsx`,
     );
   }
-  return { command: process.execPath, args: [dist], runtime: "dist" };
+  return { command: process.execPath, args: ["--enable-source-maps", dist], runtime: "dist" };
 }

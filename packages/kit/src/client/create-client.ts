@@ -391,8 +391,10 @@ export function createClient<const D extends GenericServiceDefinition>(
     "grpc.max_reconnect_backoff_ms": reconnect.maxMs,
     ...options.channelOptions,
   };
-  const lease = acquireChannel(target, options.credentials ?? grpcCredentials.createInsecure(), channelOptions);
   const logger = options.logger ?? getDefaultLogger();
+  // Built before the channel is leased: it checks `options.reissue` and throws on bad values.
+  const reissueInterceptors = clientReissueInterceptors(definition, retryablePaths, options, logger, target);
+  const lease = acquireChannel(target, options.credentials ?? grpcCredentials.createInsecure(), channelOptions);
   // The request id and the per-call log line are done here rather than by grpc-js interceptors
   // (createClientRequestIdInterceptor, createClientLoggingInterceptor do the same for plain
   // grpc-js clients): each interceptor wraps every call in more InterceptingCall, builder and
@@ -400,10 +402,7 @@ export function createClient<const D extends GenericServiceDefinition>(
   const grpcClient = new GrpcClient(target, grpcCredentials.createInsecure(), {
     channelOverride: lease.channel,
     // The re-issue interceptor goes last (innermost): those above see one call (reissue-interceptor.ts).
-    interceptors: [
-      ...(options.interceptors ?? []),
-      ...clientReissueInterceptors(definition, retryablePaths, options, logger, target),
-    ],
+    interceptors: [...(options.interceptors ?? []), ...reissueInterceptors],
   });
   let closed = false;
 

@@ -192,6 +192,16 @@ describe("re-issue after response headers", () => {
       [...server.attempts.values()].map((attempts) => attempts.length),
       [2, 2, 2, 1, 1, 1],
     );
+    const target = `127.0.0.1:${server.port}`;
+    const options = { logger: silentLogger(), retryableMethods: ["execute"] as const };
+    assert.throws(
+      () => createClient(dummyV1.DummyServiceService, target, { ...options, reissue: { maxTokens: 0 } }),
+      /reissue\.maxTokens must be a number >= 1, got 0/,
+    );
+    assert.throws(
+      () => createClient(dummyV1.DummyServiceService, target, { ...options, reissue: { tokenRatio: -1 } }),
+      /reissue\.tokenRatio must be a number > 0, got -1/,
+    );
   });
 
   it("re-issues a NO_SIDE_EFFECTS method by its proto, also after a server's own UNAVAILABLE that followed headers", async (t) => {
