@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 // Bundles a service's compiled entry point (dist/main.js) and everything it imports into one ESM
-// file, dist/main.bundle.js, which is what production runs. Why: on start-up Node spends most of
-// its time finding, reading and linking a few hundred small module files (ESM and CommonJS);
-// one file parsed once starts the Marketplace about ~40% faster (docs/performance.md, "Start-up").
+// file, dist/main.bundle.js, which is what production runs (images, `npm start`, the benchmarks).
+// Why: on start-up Node spent most of its time finding, reading and linking ~400 small module
+// files (ESM and CommonJS); one file parsed once takes the Marketplace from about 510 ms to about
+// 300 ms to ready on the bench machine (see docs/performance.md, "Start-up").
 //
 //   node scripts/bundle.mjs services/<name>     (each service's `build` script runs it after tsc)
+//
+// The bundle includes packages/kit and packages/protos as built: after rebuilding only a package,
+// rebuild the service too (`npm run build` does everything in order).
 //
 // What stays outside the bundle, resolved at run time from node_modules as before:
 // - modules loaded through `createRequire(import.meta.url)` (lazy optional features: pino-pretty,
 //   piscina, the OpenTelemetry SDK, reflection) and Node's built-ins;
-// - the dynamic imports listed in EXTERNAL (optional features loaded only when configured), so a
-//   service that does not use them never parses them.
-// Files that locate things next to themselves with `import.meta.url` (the descriptor set, the
-// dashboard's assets, books.json) keep doing so: their `import.meta.url` is rewritten to their own
-// original location, relative to the bundle, so the repository/image layout stays what it is.
+// - the packages listed in EXTERNAL below.
+// Files that locate things next to themselves (the descriptor set, the dashboard's assets,
+// books.json, pino's worker) keep doing so: see keepFileLocations.
+// The source map maps to the TypeScript sources (esbuild follows tsc's maps) without embedding
+// their text: `--enable-source-maps` parses it at start-up, and a smaller map costs less there.
 import { readFile } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import process from "node:process";
@@ -22,8 +26,13 @@ import { build } from "esbuild";
 
 const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
-/** Dynamic imports of optional features: loaded only when configured, so not bundled. */
-const EXTERNAL = ["jose", "@opentelemetry/exporter-trace-otlp-proto"];
+/**
+ * Left to Node to load from node_modules when (if ever) asked for: optional features that are
+ * imported dynamically only when configured (JWT checks, the OTLP exporter), and
+ * @grpc/proto-loader (protobufjs), which grpc-js requires only for channelz/xds and the kit only
+ * for reflection. Bundled, they would only add parse and source-map work to every start-up.
+ */
+const EXTERNAL = ["jose", "@opentelemetry/exporter-trace-otlp-proto", "@grpc/proto-loader"];
 
 const serviceDir = process.argv[2];
 if (serviceDir === undefined) {

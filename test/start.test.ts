@@ -17,7 +17,9 @@ const STARTUP_MS = 30_000;
 
 for (const service of ["recommendations", "marketplace"]) {
   if (!existsSync(join(repoRoot, "services", service, "dist", "main.bundle.js"))) {
-    throw new Error(`services/${service}/dist/main.bundle.js is missing: run \`npm run build\` before the system tests`);
+    throw new Error(
+      `services/${service}/dist/main.bundle.js is missing: run \`npm run build\` before the system tests`,
+    );
   }
 }
 

@@ -23,9 +23,12 @@ const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "sil
 
 /**
  * Bytes of JSON lines gathered before one write(2) to stdout. At a few thousand calls a second
- * one syscall per line was the largest single cost of the per-call log line.
+ * one syscall per line was the largest single cost of the per-call log line; 16 KiB (about 45
+ * call lines, sonic-boom's own largest write) rather than 4 KiB cut another 0.3–0.5 µs of CPU
+ * per line (fewer thread-pool writes and callbacks). At light traffic the flush interval bounds
+ * how long a line waits.
  */
-export const LOG_BUFFER_BYTES = 4096;
+export const LOG_BUFFER_BYTES = 16384;
 /** Most time a buffered line waits before it is written when traffic is light, ms. */
 export const LOG_FLUSH_INTERVAL_MS = 250;
 

@@ -44,7 +44,8 @@ export interface HealthControl {
  * grpc.health.v1 Check, Watch and List, answering exactly as the official `grpc-health-check`
  * package does (NOT_FOUND for an unknown name on Check, SERVICE_UNKNOWN on Watch, at most 100
  * names on List), on the `@obfy/protos` codecs the server loads anyway: that package parses
- * health.proto with protobufjs when imported, ~50 ms and ~5 MB of every service's start-up.
+ * health.proto with protobufjs when imported, ~60 ms and 5.5 MB of every service's start-up.
+ * health-protocol.test.ts proves the answers the same as grpc-health-check's, side by side.
  * Watch streams are tracked so a shutdown can end them with a status instead of cutting the
  * connection.
  */
