@@ -27,6 +27,10 @@ import {
   waitForServing,
 } from "./lib/procs.js";
 
+function unbundled(cmd: ReturnType<typeof serviceCommand>): ReturnType<typeof serviceCommand> {
+  return { ...cmd, args: cmd.args.map((arg) => arg.replace(/main\.bundle\.js$/, "main.js")) };
+}
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -145,7 +149,10 @@ if (invokedDirectly) {
   const which = process.env.PROFILE_SERVER === "service" ? "service" : "kit";
   const cmd =
     which === "service"
-      ? serviceCommand("recommendations")
+      ? // Production runs the one-file bundle, where every package shares one script URL; the
+        // unbundled dist/main.js runs the same code with real file names, so time can be
+        // attributed to packages and files.
+        unbundled(serviceCommand("recommendations"))
       : {
           command: process.execPath,
           args: fixtureArgs("kit-stack-server"),

@@ -1093,7 +1093,7 @@ function renderMarkdown(): string {
       `load average at start ${(m.loadAverageAtStart as string[]).join(" ")}.`,
     "",
     `- ${pinning.note}`,
-    `- Services run from ${cmd.runtime === "dist" ? "the compiled dist/ (as in production; `npm run bench` builds first)" : "TypeScript sources through tsx (BENCH_RUNTIME=source: start-up, memory and CPU figures are NOT production-like)"}, with NODE_ENV=production and JSON logs at info written to /dev/null; bench fixtures (bare and kit servers, load generators) from ${fixtureRuntime === "dist" ? "JavaScript compiled by esbuild" : "TypeScript through tsx"}.`,
+    `- Services run from ${cmd.runtime === "dist" ? "the compiled one-file bundle dist/main.bundle.js with --enable-source-maps (exactly as in production; `npm run bench` builds first)" : "TypeScript sources through tsx (BENCH_RUNTIME=source: start-up, memory and CPU figures are NOT production-like)"}, with NODE_ENV=production and JSON logs at info written to /dev/null; bench fixtures (bare and kit servers, load generators) from ${fixtureRuntime === "dist" ? "JavaScript compiled by esbuild" : "TypeScript through tsx"}.`,
     "- Loopback only; every load run is bounded in time and in count.",
     "",
     "## Targets",

@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { status } from "@grpc/grpc-js";
+import type { MethodInfo } from "../context.js";
 import { GrpcError } from "../errors.js";
 import type { ServerCall, ServerInterceptor } from "../interceptor.js";
 import type { Logger } from "../logger.js";
@@ -28,33 +29,56 @@ export interface LoggingInterceptorOptions {
   statusErrors?: boolean;
 }
 
-/** What one "gRPC call finished" line carries besides pino's own fields. */
+/** What one "gRPC call finished" line carries besides pino's own fields and the logger's bindings. */
 interface CallLine {
-  method?: string;
   request_id?: string;
   grpc_code: string;
   duration_ms: number;
   peer: string;
-  kind: string;
+  kind?: string;
+}
+
+/**
+ * Children of the server's logger binding each method's `method` and `kind`, made on a method's
+ * first call: pino serialises a child's bindings once, not on every line (≈0.3 µs per line).
+ * The line has the same fields; only their order differs.
+ */
+class MethodLoggers {
+  readonly #parent: Logger;
+  readonly #byMethod = new WeakMap<MethodInfo, Logger>();
+
+  constructor(parent: Logger) {
+    this.#parent = parent;
+  }
+
+  for(method: MethodInfo): Logger {
+    let child = this.#byMethod.get(method);
+    if (child === undefined) {
+      child = this.#parent.child({ method: method.path, kind: method.kind });
+      this.#byMethod.set(method, child);
+    } else if (child.levelVal !== this.#parent.levelVal) {
+      // pino children keep the level they were made with; follow a later change to the parent's.
+      child.level = this.#parent.level;
+    }
+    return child;
+  }
 }
 
 function codeName(code: number): string {
   return status[code] ?? String(code);
 }
 
-function writeLine(call: ServerCall, logger: Logger | undefined, code: number, started: number): void {
+function writeLine(call: ServerCall, loggers: MethodLoggers | undefined, code: number, started: number): void {
   const level = levelForCode(code);
-  const target = logger ?? call.context.log;
+  const target = loggers ? loggers.for(call.method) : call.context.log;
   if (!target.isLevelEnabled(level)) return;
   const context = call.context;
-  const line: CallLine = logger
+  const line: CallLine = loggers
     ? {
-        method: call.method.path,
         request_id: context.requestId,
         grpc_code: codeName(code),
         duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
         peer: context.peer,
-        kind: call.method.kind,
       }
     : {
         grpc_code: codeName(code),
@@ -76,7 +100,7 @@ function writeLine(call: ServerCall, logger: Logger | undefined, code: number, s
  * rest of the chain.
  */
 export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}): ServerInterceptor {
-  const logger = options.logger;
+  const loggers = options.logger ? new MethodLoggers(options.logger) : undefined;
   const statusErrors = options.statusErrors === true;
   return (next) => (call) => {
     const started = performance.now();
@@ -88,12 +112,12 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
     }
     return result.then(
       (response) => {
-        writeLine(call, logger, call.context.abortReason?.code ?? status.OK, started);
+        writeLine(call, loggers, call.context.abortReason?.code ?? status.OK, started);
         return response;
       },
       (error: unknown) => {
         const thrown = statusErrors ? statusErrorFor(call, error) : error;
-        writeLine(call, logger, (call.context.abortReason ?? GrpcError.from(thrown)).code, started);
+        writeLine(call, loggers, (call.context.abortReason ?? GrpcError.from(thrown)).code, started);
         throw thrown;
       },
     );
