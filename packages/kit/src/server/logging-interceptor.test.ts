@@ -18,15 +18,20 @@ interface LogLine {
   err?: { message: string; stack: string };
 }
 
-function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
+function captureLogger(): { logger: pino.Logger; lines: LogLine[]; raw: string[] } {
   const lines: LogLine[] = [];
+  const raw: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line) lines.push(JSON.parse(line) as LogLine);
+      for (const line of chunk.toString("utf8").split("\n")) {
+        if (!line) continue;
+        raw.push(line);
+        lines.push(JSON.parse(line) as LogLine);
+      }
       callback();
     },
   });
-  return { logger: pino({ level: "debug" }, stream), lines };
+  return { logger: pino({ level: "debug" }, stream), lines, raw };
 }
 
 const LEVEL = { info: 30, warn: 40, error: 50 };
@@ -73,5 +78,28 @@ describe("logging interceptor", () => {
     assert.match(unhandled[0]?.err?.stack ?? "", /kaboom\n\s+at /);
     assert.equal(unhandled[0]?.method, "/kit.testing.v1.DummyService/Execute");
     assert.equal(unhandled[0]?.request_id, crash?.request_id);
+  });
+
+  it("writes each field once and follows a later change of the server logger's level", async (t) => {
+    const { logger, lines, raw } = captureLogger();
+    const client = await dummyClient({ logger });
+    t.after(() => client.close());
+    const finished = (): LogLine[] => lines.filter((line) => line.msg === "gRPC call finished");
+
+    await client.execute("first");
+    assert.equal(finished().length, 1);
+    const line = raw.find((text) => text.includes("gRPC call finished")) ?? "";
+    for (const key of ["method", "request_id", "kind", "grpc_code", "duration_ms", "peer"]) {
+      assert.equal(line.split(`"${key}":`).length - 1, 1, `${key} appears once in ${line}`);
+    }
+
+    logger.level = "warn";
+    await client.execute("quiet");
+    assert.equal(finished().length, 1, "an OK call writes no line at warn");
+
+    logger.level = "info";
+    await client.execute("again");
+    assert.equal(finished().length, 2);
+    assert.equal(finished()[1]?.method, "/kit.testing.v1.DummyService/Execute");
   });
 });

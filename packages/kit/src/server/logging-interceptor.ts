@@ -41,7 +41,8 @@ interface CallLine {
 /**
  * Children of the server's logger binding each method's `method` and `kind`, made on a method's
  * first call: pino serialises a child's bindings once, not on every line (≈0.3 µs per line).
- * The line has the same fields; only their order differs.
+ * The line has the same fields; only their order differs. A child made without a level of its
+ * own reads the parent's through its prototype, so a later `logger.level = …` still applies.
  */
 class MethodLoggers {
   readonly #parent: Logger;
@@ -56,9 +57,6 @@ class MethodLoggers {
     if (child === undefined) {
       child = this.#parent.child({ method: method.path, kind: method.kind });
       this.#byMethod.set(method, child);
-    } else if (child.levelVal !== this.#parent.levelVal) {
-      // pino children keep the level they were made with; follow a later change to the parent's.
-      child.level = this.#parent.level;
     }
     return child;
   }
