@@ -60,9 +60,17 @@ it("WORKERS=2 runs two serving workers behind one port, with merged metrics and 
     for (const response of responses) assert.equal(response.recommendations.length, 3);
   }
 
-  const callLines = logRecords(service.lines).filter(
-    (r) => r.method === "/bookstore.recommendations.v1.RecommendationsService/Recommend" && r.grpc_code === "OK",
-  );
+  // Workers batch their log lines (written at least every 250 ms), so wait for all of them.
+  const okCallLines = () =>
+    logRecords(service.lines).filter(
+      (r) => r.method === "/bookstore.recommendations.v1.RecommendationsService/Recommend" && r.grpc_code === "OK",
+    );
+  const logDeadline = Date.now() + 5_000;
+  while (okCallLines().length < CLIENTS * CALLS_PER_CLIENT && Date.now() < logDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const callLines = okCallLines();
+  assert.equal(callLines.length, CLIENTS * CALLS_PER_CLIENT, "one log line per call");
   const pids = new Set(callLines.map((r) => r.pid));
   t.diagnostic(
     `calls per worker pid: ${JSON.stringify([...pids].map((p) => [p, callLines.filter((r) => r.pid === p).length]))}`,
