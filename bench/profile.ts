@@ -26,6 +26,7 @@ import {
   startFixture,
   waitForServing,
 } from "./lib/procs.js";
+import { serviceEnv } from "./lib/service-env.js";
 
 function unbundled(cmd: ReturnType<typeof serviceCommand>): ReturnType<typeof serviceCommand> {
   return { ...cmd, args: cmd.args.map((arg) => arg.replace(/main\.bundle\.js$/, "main.js")) };
@@ -164,15 +165,7 @@ if (invokedDirectly) {
     prefix: pinning.server,
     stdout: "null",
     ipc: which === "kit",
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      NODE_ENV: "production",
-      LOG_FORMAT: "json",
-      LOG_LEVEL: "info",
-      METRICS_HOST: "127.0.0.1",
-      METRICS_PORT: "0",
-    },
+    env: serviceEnv(port, { LOG_LEVEL: "info" }),
   });
   if (which === "kit") port = Number((await server.waitFor((l) => l.event === "ready", 30_000)).port);
   await waitForServing(port, 30_000);

@@ -45,6 +45,7 @@ import {
   waitForServing,
   waitForTcp,
 } from "./lib/procs.js";
+import { serviceEnv } from "./lib/service-env.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const P = quick
@@ -261,17 +262,7 @@ async function startRecommendations(
   const proc = start(cmd.command, cmd.args, {
     prefix: pinning.server,
     stdout: "null",
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      NODE_ENV: "production",
-      LOG_FORMAT: "json",
-      LOG_LEVEL: "info",
-      // Loopback only, and a free port each: two instances run side by side in the suite.
-      METRICS_HOST: "127.0.0.1",
-      METRICS_PORT: "0",
-      ...extraEnv,
-    },
+    env: serviceEnv(port, { LOG_LEVEL: "info", ...extraEnv }),
   });
   try {
     await waitForTcp(port, 20_000, proc.exited);
@@ -725,20 +716,14 @@ await section("Marketplace homepage", async () => {
     const proc = start(market.command, market.args, {
       prefix: pinning.server,
       stdout: "null",
-      env: {
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        NODE_ENV: "production",
-        LOG_FORMAT: "json",
+      env: serviceEnv(port, {
         RECOMMENDATIONS_HOST: "127.0.0.1",
         RECOMMENDATIONS_PORT: String(service?.port),
         // Required in production; any 32 random bytes do for a benchmark.
         COOKIE_SECRET: randomBytes(32).toString("hex"),
-        METRICS_HOST: "127.0.0.1",
-        METRICS_PORT: "0",
         // The limiter still runs on every request; it just must not turn the load into 429s.
         RATE_LIMIT_MAX: "1000000000",
-      },
+      }),
     });
     try {
       await waitForTcp(port, 20_000, proc.exited);
@@ -852,15 +837,7 @@ await section("scaling (cluster workers)", async () => {
       const proc = startFixture("recommendations-cluster", [], {
         stdout: "null",
         ipc: true,
-        env: {
-          WORKERS: String(workers),
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          NODE_ENV: "production",
-          LOG_FORMAT: "json",
-          METRICS_HOST: "127.0.0.1",
-          METRICS_PORT: "0",
-        },
+        env: serviceEnv(port, { WORKERS: String(workers) }),
       });
       try {
         await proc.waitFor((line) => line.event === "ready", 60_000);
