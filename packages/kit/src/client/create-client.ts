@@ -22,7 +22,12 @@ import type { GenericMethodDefinition, GenericServiceDefinition, RequestOf, Resp
 import { parseMethodPath } from "../server/service.js";
 import { acquireChannel } from "./channel-pool.js";
 import { ClientError } from "./client-error.js";
-import { clientReissueInterceptors } from "./reissue-interceptor.js";
+import {
+  clientReissueInterceptors,
+  type createReissueInterceptor,
+  type DEFAULT_REISSUE,
+  type ReissueOptions,
+} from "./reissue-interceptor.js";
 import {
   buildServiceConfig,
   DEFAULT_RETRY_THROTTLING,
@@ -107,8 +112,15 @@ export interface ClientOptions<D extends GenericServiceDefinition = GenericServi
    * `IDEMPOTENT`: a retry after UNAVAILABLE may run a call the server already started.
    */
   retryableMethods?: readonly (keyof D & string)[];
-  /** Retry throttling, or `false` for none. Default `{ maxTokens: 10, tokenRatio: 0.1 }`. */
+  /** Retry throttling, or `false` for none. Default {@link DEFAULT_RETRY_THROTTLING} (`{ maxTokens: 100, tokenRatio: 0.1 }`). */
   retryThrottling?: RetryThrottlingOptions | false;
+  /**
+   * Re-issue once a unary call of a retryable method that failed UNAVAILABLE after its response
+   * headers arrived (which grpc-js never retries), within the call's deadline and a budget; or
+   * `false` to never do it. Default {@link DEFAULT_REISSUE}. Also off with `retry: false`. See
+   * {@link createReissueInterceptor}.
+   */
+  reissue?: ReissueOptions | false;
   /**
    * Load-balancing policy. `round_robin` (default) connects to every address the target resolves
    * to and spreads calls over the ready ones; `pick_first` uses one connection.

@@ -43,19 +43,6 @@ export interface ReissueInterceptorOptions extends ReissueOptions {
   target?: string;
 }
 
-declare module "./create-client.js" {
-  // Declared here, beside the behaviour it configures (create-client.ts wires it in).
-  interface ClientOptions<D extends GenericServiceDefinition = GenericServiceDefinition> {
-    /**
-     * Re-issue once a unary call of a retryable method that failed UNAVAILABLE after its response
-     * headers arrived (which grpc-js never retries), within the call's deadline and a budget; or
-     * `false` to never do it. Default {@link DEFAULT_REISSUE}. Also off with `retry: false`. See
-     * {@link createReissueInterceptor}.
-     */
-    reissue?: ReissueOptions | false;
-  }
-}
-
 type MessageContext = Parameters<InterceptingCall["sendMessageWithContext"]>[0];
 
 /** The token bucket of {@link ReissueOptions}, shared by every call of one interceptor. */
