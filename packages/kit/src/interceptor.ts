@@ -37,6 +37,19 @@ export type Next = (call: ServerCall) => Promise<unknown>;
 export type ServerInterceptor = (next: Next) => Next;
 
 /**
+ * Runs `next(call)` and returns its promise, with a synchronous throw turned into a rejection.
+ * For interceptors that attach one `then` to the rest of the chain instead of an `async` frame
+ * (a frame costs a promise and a resumption per call, each seen by async hooks on Node 20).
+ */
+export function callNext(next: Next, call: ServerCall): Promise<unknown> {
+  try {
+    return next(call);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * Composes interceptors around a handler. The first interceptor in the array is the outermost:
  * it sees the call first and the result (or error) last.
  */

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { status } from "@grpc/grpc-js";
 import type { Registry } from "prom-client";
 import { GrpcError } from "../errors.js";
-import type { Next, ServerCall, ServerInterceptor } from "../interceptor.js";
+import { callNext, type Next, type ServerCall, type ServerInterceptor } from "../interceptor.js";
 import { createGrpcMethodMetrics, type GrpcMethodStats } from "./grpc-method-metrics.js";
 
 export { GRPC_HANDLING_SECONDS_BUCKETS } from "./grpc-method-metrics.js";
@@ -53,13 +53,7 @@ export function createGrpcServerMetricsInterceptor(registry: Registry): ServerIn
       // Unary: one message each way. One `then` on the rest of the chain, no async frame (an
       // async function costs a promise and a resumption per call, each seen by async hooks).
       stats.received++;
-      let result: Promise<unknown>;
-      try {
-        result = next(call);
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      return result.then(
+      return callNext(next, call).then(
         (response) => {
           stats.sent++;
           finish(stats, callContext.abortReason?.code ?? status.OK, startedAt);

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { GrpcError } from "../errors.js";
-import type { ServerCall, ServerInterceptor } from "../interceptor.js";
+import { callNext, type ServerCall, type ServerInterceptor } from "../interceptor.js";
 
 // Errors that describe what the caller did (it cancelled, its deadline passed), not a bug here.
 const CALLER_CODES = new Set<number>([status.CANCELLED, status.DEADLINE_EXCEEDED]);
@@ -30,15 +30,8 @@ export function statusErrorFor(call: ServerCall, error: unknown): GrpcError {
  * On success it costs one `then` on the rest of the chain, no async frame.
  */
 export function createExceptionToStatusInterceptor(): ServerInterceptor {
-  return (next) => (call) => {
-    let result: Promise<unknown>;
-    try {
-      result = next(call);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    return result.then(undefined, (error: unknown) => {
+  return (next) => (call) =>
+    callNext(next, call).then(undefined, (error: unknown) => {
       throw statusErrorFor(call, error);
     });
-  };
 }

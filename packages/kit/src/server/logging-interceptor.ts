@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { status } from "@grpc/grpc-js";
 import type { MethodInfo } from "../context.js";
 import { GrpcError } from "../errors.js";
-import type { ServerCall, ServerInterceptor } from "../interceptor.js";
+import { callNext, type ServerCall, type ServerInterceptor } from "../interceptor.js";
 import type { Logger } from "../logger.js";
 import { statusErrorFor } from "./exception-to-status.js";
 
@@ -102,13 +102,7 @@ export function createLoggingInterceptor(options: LoggingInterceptorOptions = {}
   const statusErrors = options.statusErrors === true;
   return (next) => (call) => {
     const started = performance.now();
-    let result: Promise<unknown>;
-    try {
-      result = next(call);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    return result.then(
+    return callNext(next, call).then(
       (response) => {
         writeLine(call, loggers, call.context.abortReason?.code ?? status.OK, started);
         return response;
