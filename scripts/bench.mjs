@@ -10,9 +10,10 @@
 // build (the suite still refuses stale or missing dist/ output); BENCH_RUNTIME=source to measure
 // the TypeScript sources through tsx instead (development only, not comparable).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compileFixtures } from "./compile-fixtures.mjs";
 
 const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const benchDir = join(repoRoot, "bench");
@@ -48,26 +49,8 @@ if (process.env.BENCH_RUNTIME !== "source") {
     // suite's own "dist/ newer than src/" check would be wrong here.
     process.env.BENCH_RUNTIME = "dist";
   }
-  // The fixtures (bare and kit servers, load generators) as plain ESM JavaScript: one file each,
-  // workspace and npm packages left as imports so they resolve to the built dist/ like a service.
   const fixturesOut = join(resultsDir, "tmp", "fixtures-dist");
-  rmSync(fixturesOut, { recursive: true, force: true });
-  const { build } = await import("esbuild");
-  const fixturesDir = join(benchDir, "fixtures");
-  await build({
-    entryPoints: readdirSync(fixturesDir)
-      .filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"))
-      .map((name) => join(fixturesDir, name)),
-    outdir: fixturesOut,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    sourcemap: "linked",
-    logLevel: "warning",
-  });
+  await compileFixtures(fixturesOut);
   process.env.BENCH_FIXTURES_DIR = fixturesOut;
 }
 

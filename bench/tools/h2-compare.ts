@@ -19,6 +19,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
+import { compileFixtures } from "../../scripts/compile-fixtures.mjs";
 import { grpcFrame, grpcStatusOf, runH2load, writeFrameFile } from "../lib/h2load.js";
 import {
   detectPinning,
@@ -45,19 +46,7 @@ if (process.env.BUILD === "1") {
   }
   // Inside the repo, so the compiled fixtures resolve the workspaces (built dist/) from node_modules.
   const out = join(repoRoot, "bench", "results", "tmp", `h2-compare-fixtures-${process.pid}`);
-  const { build } = await import("esbuild");
-  const fixturesDir = join(repoRoot, "bench", "fixtures");
-  await build({
-    entryPoints: ["bare-server", "kit-stack-server", "kit-server-only"].map((n) => join(fixturesDir, `${n}.ts`)),
-    outdir: out,
-    outExtension: { ".js": ".mjs" },
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    logLevel: "warning",
-  });
+  await compileFixtures(out, ["bare-server", "kit-stack-server", "kit-server-only"]);
   process.env.BENCH_FIXTURES_DIR = out;
   process.env.BENCH_RUNTIME = "dist";
   process.on("exit", () => rmSync(out, { recursive: true, force: true }));
