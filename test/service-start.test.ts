@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createClient, createLogger } from "@obfy/kit";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
+import { SERVICE_NODE_FLAGS } from "../scripts/service-node-flags.mjs";
 import { type LoggedProcess, spawnLogged } from "./support/logged-process.js";
 import { getPage, listItems, logRecords } from "./support/pages.js";
 import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
@@ -20,7 +21,7 @@ function startService(name: string, env: Record<string, string>): LoggedProcess 
   const dir = join(repoRoot, "services", name);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: Record<string, string> };
   const script = pkg.scripts.start;
-  assert.equal(script, "node --enable-source-maps dist/main.bundle.js", `${name}'s start script`);
+  assert.equal(script, ["node", ...SERVICE_NODE_FLAGS, "dist/main.bundle.js"].join(" "), `${name}'s start script`);
   const [, ...args] = script.split(" ");
   return spawnLogged(process.execPath, args, {
     cwd: dir,

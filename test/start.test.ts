@@ -112,6 +112,7 @@ describe("npm start (scripts/start.mjs)", () => {
     t.after(() => rmSync(root, { recursive: true, force: true }));
     mkdirSync(join(root, "scripts"));
     copyFileSync(START, join(root, "scripts", "start.mjs"));
+    copyFileSync(join(repoRoot, "scripts", "service-node-flags.mjs"), join(root, "scripts", "service-node-flags.mjs"));
     const unbuilt = spawnLogged(process.execPath, [join(root, "scripts", "start.mjs")], {
       cwd: root,
       env: process.env,

@@ -13,6 +13,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { healthV1 } from "@obfy/protos";
+import { SERVICE_NODE_FLAGS } from "../../scripts/service-node-flags.mjs";
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -385,7 +386,7 @@ export interface ServiceCommand {
 
 /**
  * The command that runs `services/<name>`'s main as production runs it: the compiled and bundled
- * `dist/main.bundle.js` (scripts/bundle.mjs), with `--enable-source-maps` like the images' CMD. Throws when dist/ is missing or older than the sources it is built from (run
+ * `dist/main.bundle.js` (scripts/bundle.mjs), with the node flags of the images' CMD (scripts/service-node-flags.mjs). Throws when dist/ is missing or older than the sources it is built from (run
  * `npm run build`, which `npm run bench` does first). `BENCH_RUNTIME=source` runs `src/main.ts`
  * through tsx instead (development only: tsx costs start-up time and memory).
  */
@@ -404,5 +405,5 @@ export function serviceCommand(name: "recommendations" | "marketplace"): Service
       `services/${name}/dist is missing or older than its sources: run \`npm run build\` first (npm run bench does), or set BENCH_RUNTIME=source to measure the sources through tsx`,
     );
   }
-  return { command: process.execPath, args: ["--enable-source-maps", dist], runtime: "dist" };
+  return { command: process.execPath, args: [...SERVICE_NODE_FLAGS, dist], runtime: "dist" };
 }
