@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
-import { SERVICE_NODE_FLAGS } from "../scripts/service-node-flags.mjs";
+import { COMMON_NODE_FLAGS, serviceNodeFlags } from "../scripts/service-node-flags.mjs";
 import { type CodecResult, codecMarkdown } from "./codec.js";
 import type { LoadConfig, LoadResult } from "./fixtures/grpc-load.js";
 import type { GeneratorGc, H2OpenLoadConfig } from "./fixtures/h2-open-load.js";
@@ -298,7 +298,7 @@ async function startRecommendations(
  * bare grpc-js baseline runs with Node's defaults.
  */
 async function startKit(): Promise<RunningService> {
-  const proc = start(process.execPath, [...SERVICE_NODE_FLAGS, ...fixtureArgs("kit-stack-server")], {
+  const proc = start(process.execPath, [...COMMON_NODE_FLAGS, ...fixtureArgs("kit-stack-server")], {
     prefix: pinning.server,
     stdout: "null",
     ipc: true,
@@ -1104,7 +1104,7 @@ function renderMarkdown(): string {
       `load average at start ${(m.loadAverageAtStart as string[]).join(" ")}.`,
     "",
     `- ${pinning.note}`,
-    `- Services run from ${cmd.runtime === "dist" ? `the compiled one-file bundle dist/main.bundle.js with ${SERVICE_NODE_FLAGS.join(" ")} (exactly as in production; \`npm run bench\` builds first)` : "TypeScript sources through tsx (BENCH_RUNTIME=source: start-up, memory and CPU figures are NOT production-like)"}, with NODE_ENV=production and JSON logs at info written to /dev/null; bench fixtures (bare and kit servers, load generators) from ${fixtureRuntime === "dist" ? "JavaScript compiled by esbuild" : "TypeScript through tsx"}; the kit fixture with the services' node flags, the bare grpc-js server with Node's defaults.`,
+    `- Services run from ${cmd.runtime === "dist" ? `the compiled one-file bundle dist/main.bundle.js with each service's node flags (recommendations: ${serviceNodeFlags("recommendations").join(" ")}; marketplace: ${serviceNodeFlags("marketplace").join(" ")}; exactly as in production, scripts/service-node-flags.mjs; \`npm run bench\` builds first)` : "TypeScript sources through tsx (BENCH_RUNTIME=source: start-up, memory and CPU figures are NOT production-like)"}, with NODE_ENV=production and JSON logs at info written to /dev/null; bench fixtures (bare and kit servers, load generators) from ${fixtureRuntime === "dist" ? "JavaScript compiled by esbuild" : "TypeScript through tsx"}; the kit fixture with the flags every service has (${COMMON_NODE_FLAGS.join(" ")}), the bare grpc-js server with Node's defaults.`,
     "- Loopback only; every load run is bounded in time and in count.",
     "",
     "## Targets",

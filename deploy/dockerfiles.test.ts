@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { SERVICE_NODE_FLAGS } from "../scripts/service-node-flags.mjs";
+import { serviceNodeFlags } from "../scripts/service-node-flags.mjs";
 import { checkCompose, checkComposeMtls, mergeCompose, parseCompose } from "./tests/compose-policy.js";
 import {
   checkDockerfile,
@@ -36,7 +36,8 @@ describe("Dockerfiles", () => {
     });
 
     test(`${name}: the runtime stage runs node directly on the bundle dist/main.bundle.js, with the services' node flags`, () => {
-      const exec = JSON.stringify(["node", ...SERVICE_NODE_FLAGS, "dist/main.bundle.js"]).replaceAll(",", ", ");
+      const flags = serviceNodeFlags(name as "recommendations" | "marketplace");
+      const exec = JSON.stringify(["node", ...flags, "dist/main.bundle.js"]).replaceAll(",", ", ");
       assert.ok(text.split("\n").includes(`CMD ${exec}`), `expected the line CMD ${exec}`);
     });
 

@@ -1,2 +1,4 @@
-/** The node flags every deployable runs with (images, `npm start`, benchmarks). */
-export const SERVICE_NODE_FLAGS: readonly string[];
+/** Flags every service runs with (images, `npm start`, benchmarks). */
+export const COMMON_NODE_FLAGS: readonly string[];
+/** The node flags of `services/<name>`, in the order its CMD and start script list them. */
+export function serviceNodeFlags(name: "recommendations" | "marketplace"): string[];

@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { SERVICE_NODE_FLAGS } from "./service-node-flags.mjs";
+import { serviceNodeFlags } from "./service-node-flags.mjs";
 
 const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
@@ -70,7 +70,7 @@ const { commands, result } = createConcurrently(
     name: service.name,
     // `exec` so the shell is replaced by node: signals reach the service itself, and the PID
     // concurrently reports is the service's.
-    command: `exec ${[process.execPath, ...SERVICE_NODE_FLAGS, service.main].map(sh).join(" ")}`,
+    command: `exec ${[process.execPath, ...serviceNodeFlags(service.name), service.main].map(sh).join(" ")}`,
     env: { ...sharedEnv, ...service.env },
     cwd: repoRoot,
   })),

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { createClient, createLogger } from "@obfy/kit";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
-import { SERVICE_NODE_FLAGS } from "../scripts/service-node-flags.mjs";
+import { serviceNodeFlags } from "../scripts/service-node-flags.mjs";
 import { type LoggedProcess, spawnLogged } from "./support/logged-process.js";
 import { getPage, listItems, logRecords } from "./support/pages.js";
 import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
@@ -17,11 +17,11 @@ const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const STARTUP_MS = 30_000;
 
 /** Starts services/<name> with its package.json "start" script (which must be `node …`). */
-function startService(name: string, env: Record<string, string>): LoggedProcess {
+function startService(name: "recommendations" | "marketplace", env: Record<string, string>): LoggedProcess {
   const dir = join(repoRoot, "services", name);
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts: Record<string, string> };
   const script = pkg.scripts.start;
-  assert.equal(script, ["node", ...SERVICE_NODE_FLAGS, "dist/main.bundle.js"].join(" "), `${name}'s start script`);
+  assert.equal(script, ["node", ...serviceNodeFlags(name), "dist/main.bundle.js"].join(" "), `${name}'s start script`);
   const [, ...args] = script.split(" ");
   return spawnLogged(process.execPath, args, {
     cwd: dir,

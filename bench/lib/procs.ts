@@ -13,7 +13,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { healthV1 } from "@obfy/protos";
-import { SERVICE_NODE_FLAGS } from "../../scripts/service-node-flags.mjs";
+import { serviceNodeFlags } from "../../scripts/service-node-flags.mjs";
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -405,5 +405,5 @@ export function serviceCommand(name: "recommendations" | "marketplace"): Service
       `services/${name}/dist is missing or older than its sources: run \`npm run build\` first (npm run bench does), or set BENCH_RUNTIME=source to measure the sources through tsx`,
     );
   }
-  return { command: process.execPath, args: [...SERVICE_NODE_FLAGS, dist], runtime: "dist" };
+  return { command: process.execPath, args: [...serviceNodeFlags(name), dist], runtime: "dist" };
 }

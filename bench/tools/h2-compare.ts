@@ -20,7 +20,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { compileFixtures } from "../../scripts/compile-fixtures.mjs";
-import { SERVICE_NODE_FLAGS } from "../../scripts/service-node-flags.mjs";
+import { COMMON_NODE_FLAGS } from "../../scripts/service-node-flags.mjs";
 import { grpcFrame, grpcStatusOf, runH2load, writeFrameFile } from "../lib/h2load.js";
 import {
   detectPinning,
@@ -131,7 +131,7 @@ async function launch(spec: string): Promise<Running> {
   const fixture = name === "kit" ? "kit-stack-server" : "kit-server-only";
   const layers = name === "kit-adapter" ? { KIT_LAYERS: "adapter" } : { KIT_LAYERS: "logging" };
   // The kit fixtures run with the services' node flags (extra flags after them override).
-  const proc = start(process.execPath, [...SERVICE_NODE_FLAGS, ...profArgs, ...fixtureArgs(fixture)], {
+  const proc = start(process.execPath, [...COMMON_NODE_FLAGS, ...profArgs, ...fixtureArgs(fixture)], {
     prefix: pinning.server,
     stdout: "null",
     ipc: true,
