@@ -179,8 +179,8 @@ interface LatencyRow {
   readonly serverCpu: number;
   readonly clientCpu: number;
   readonly limitedBy: string;
-  /** Raw HTTP/2 generator: its own GC pauses in the measured window (total and longest, ms). */
-  readonly generatorGc?: { readonly totalMs: number; readonly maxMs: number };
+  /** Raw HTTP/2 generator: its own GC pauses in the measured window. */
+  readonly generatorGc?: GeneratorGc;
   /** When the rate was run more than once: every round's p99 (the row is the median round). */
   readonly p99Rounds?: readonly number[];
 }
@@ -416,7 +416,7 @@ function latencyRow(
 ): LatencyRow {
   const lagUs = r.sendLagUs?.p99 ?? 0;
   return {
-    ...(r.generatorGc ? { generatorGc: { totalMs: r.generatorGc.totalMs, maxMs: r.generatorGc.maxMs } } : {}),
+    ...(r.generatorGc ? { generatorGc: r.generatorGc } : {}),
     series,
     generator,
     api: s.api,
