@@ -14,7 +14,7 @@
  * recorded as failed and the suite carries on.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -25,6 +25,7 @@ import { type CodecResult, codecMarkdown } from "./codec.js";
 import type { LoadConfig, LoadResult } from "./fixtures/grpc-load.js";
 import type { GeneratorGc, H2OpenLoadConfig } from "./fixtures/h2-open-load.js";
 import type { HttpLoadConfig, HttpLoadResult } from "./fixtures/http-load.js";
+import { type AllocationSummary, summariseAllocations } from "./lib/alloc-profile.js";
 import { groupedBars, horizontalBars, latencyLines, writeChart } from "./lib/charts.js";
 import { grpcFrame, grpcStatusOf, h2loadAvailable, runH2load, writeFrameFile } from "./lib/h2load.js";
 import { median } from "./lib/micro.js";
@@ -64,6 +65,7 @@ const P = quick
       h2loadSeconds: 2,
       httpSeconds: 3,
       scalingSeconds: 3,
+      alloc: { rate: 2000, ms: 1000 },
     }
   : {
       codec: { rounds: 5, roundMs: 200, warmupMs: 200 },
@@ -80,6 +82,7 @@ const P = quick
       h2loadSeconds: 5,
       httpSeconds: 5,
       scalingSeconds: 5,
+      alloc: { rate: 2000, ms: 3000 },
     };
 /** Hard cap on calls per load run: far above what one core can do in the window, so time is the usual bound. */
 const MAX_REQUESTS = 2_000_000;
@@ -211,6 +214,8 @@ interface Results {
   scaling: { workers: number; requestsPerSec: number; serverCpu: number; tool: string }[];
   /** The grpc-js load client's own ceiling (closed loop, 100 in flight, against the bare server). */
   grpcClientMax?: { requestsPerSec: number; clientCpu: number; serverCpu: number };
+  /** Bytes allocated per call, and bytes that survived a young collection, under the same open-loop load. */
+  allocation: { server: ServerKind; rate: number; allocated: AllocationSummary; survived: AllocationSummary }[];
   /** Server CPU µs per OK call with the per-call info line and without it (LOG_LEVEL=warn). */
   logging?: { infoUsPerCall: number; warnUsPerCall: number; shareOfCall: number };
   targets: Target[];
@@ -237,6 +242,7 @@ const results: Results = {
   memory: {},
   throughput: [],
   latency: [],
+  allocation: [],
   scaling: [],
   targets: [],
 };
@@ -269,11 +275,12 @@ interface RunningService {
 /** Starts the real Recommendations main (production settings) on core 0 and times spawn → SERVING. */
 async function startRecommendations(
   extraEnv: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<RunningService & { servingMs: number; tcpMs: number }> {
   const port = await freePort();
   const cmd = serviceCommand("recommendations");
   const began = performance.now();
-  const proc = start(cmd.command, cmd.args, {
+  const proc = start(cmd.command, [...nodeArgs, ...cmd.args], {
     prefix: pinning.server,
     stdout: "null",
     env: serviceEnv(port, { LOG_LEVEL: "info", ...extraEnv }),
@@ -297,21 +304,30 @@ async function startRecommendations(
  * node flags the services ship with (scripts/service-node-flags.mjs): the kit as deployed. The
  * bare grpc-js baseline runs with Node's defaults.
  */
-async function startKit(): Promise<RunningService> {
-  const proc = start(process.execPath, [...COMMON_NODE_FLAGS, ...fixtureArgs("kit-stack-server")], {
+async function startKit(nodeArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<RunningService> {
+  const proc = start(process.execPath, [...COMMON_NODE_FLAGS, ...nodeArgs, ...fixtureArgs("kit-stack-server")], {
     prefix: pinning.server,
     stdout: "null",
     ipc: true,
-    env: { LOG_FORMAT: "json", LOG_LEVEL: "info" },
+    env: { LOG_FORMAT: "json", LOG_LEVEL: "info", ...env },
   });
   const ready = await proc.waitFor((line) => line.event === "ready", 30_000);
   return { process: proc, port: Number(ready.port) };
 }
 
-async function startBare(): Promise<RunningService> {
-  const proc = startFixture("bare-server", [], { prefix: pinning.server });
+async function startBare(nodeArgs: readonly string[] = [], env: Record<string, string> = {}): Promise<RunningService> {
+  const proc = start(process.execPath, [...nodeArgs, ...fixtureArgs("bare-server")], { prefix: pinning.server, env });
   const ready = await proc.waitFor((line) => line.event === "ready", 30_000);
   return { process: proc, port: Number(ready.port) };
+}
+
+/** Resolves once `file` exists (the sampler renames it into place when its session stops). */
+async function waitForFile(file: string, timeoutMs: number): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (performance.now() > until) throw new Error(`${file} was not written within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Server CPU (cores) over a window: call `read()` at its end. Sums the process tree (taskset, cluster). */
@@ -371,13 +387,16 @@ async function grpcLoad(config: LoadConfig, server: Managed): Promise<LoadResult
 async function h2OpenLoad(
   config: H2OpenLoadConfig,
   server: Managed,
+  hooks: { onMeasuring?: () => void; onResult?: () => void } = {},
 ): Promise<LoadResult & { serverCpu: number; generatorGc: GeneratorGc }> {
   const loader = startFixture("h2-open-load", [JSON.stringify(config)], { prefix: pinning.load });
   const limit = config.warmupMs + config.durationMs + 30_000;
   try {
     await loader.waitFor((line) => line.event === "measuring", limit);
+    hooks.onMeasuring?.();
     const cpu = cpuWindow(server.pid);
     const line = await loader.waitFor((l) => l.event === "result", limit);
+    hooks.onResult?.();
     return { ...(line.result as LoadResult & { generatorGc: GeneratorGc }), serverCpu: cpu.read() };
   } finally {
     await loader.stop();
@@ -740,6 +759,50 @@ await section("Recommend latency at fixed rates (open loop)", async () => {
 
 await bare?.process.stop();
 await kit?.process.stop();
+
+await section("allocation per call", async () => {
+  // Fresh servers with the sampling heap profiler preloaded (bench/lib/alloc-sampler.mjs), the
+  // same open-loop load for each; sampling runs over the measured window only. Bytes allocated
+  // per call barely move with the machine's speed, unlike CPU time, so they show whether a change
+  // made the hot path leaner even when the CPU figures drown in noise.
+  const sampler = ["--import", join(repoRoot, "bench", "lib", "alloc-sampler.mjs")];
+  const dir = mkdtempSync(join(tmpdir(), "obfy-alloc-"));
+  try {
+    for (const server of ["bare", "kit", "service"] as const) {
+      const prefix = join(dir, server);
+      const env = { ALLOC_SAMPLER_OUT: prefix };
+      const running =
+        server === "bare"
+          ? await startBare(sampler, env)
+          : server === "kit"
+            ? await startKit(sampler, env)
+            : await startRecommendations(env, sampler);
+      try {
+        const measured: Partial<Record<"allocated" | "survived", AllocationSummary>> = {};
+        for (const [n, mode] of (["allocated", "survived"] as const).entries()) {
+          const file = `${prefix}.${n}.heapprofile`;
+          const config = { ...h2OpenConfig(running.port, "v1", P.alloc.rate), durationMs: P.alloc.ms };
+          const r = await h2OpenLoad(config, running.process, {
+            onMeasuring: () => process.kill(running.process.pid, "SIGUSR2"),
+            onResult: () => process.kill(running.process.pid, "SIGUSR2"),
+          });
+          await waitForFile(file, 10_000);
+          measured[mode] = summariseAllocations(file, r.ok + r.errors);
+        }
+        const { allocated, survived } = measured;
+        if (!allocated || !survived) throw new Error(`${server}: no allocation profile`);
+        results.allocation.push({ server, rate: P.alloc.rate, allocated, survived });
+        log(
+          `  ${server}: ${(allocated.bytesPerCall / 1024).toFixed(1)} KiB allocated per call, ${(survived.bytesPerCall / 1024).toFixed(2)} KiB survived a young collection`,
+        );
+      } finally {
+        await running.process.stop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 await section("Marketplace homepage", async () => {
   if (!service) throw new Error("Recommendations did not start");
@@ -1150,6 +1213,29 @@ function renderMarkdown(): string {
       ...results.latency.map(
         (r) =>
           `| ${r.series} (${Math.round(r.fraction * 100)} %) | ${fmt(r.rate)} | ${fmt(r.achieved)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p90Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.p99Rounds ? r.p99Rounds.map((v) => fmt(v, 2)).join(", ") : "one round"} | ${fmt(r.maxMs, 1)} | ${r.errors} | ${r.dropped} | ${fmt(r.sendLagP99Ms, 2)} | ${r.generatorGc ? `${fmt(r.generatorGc.totalMs, 0)} (${fmt(r.generatorGc.maxMs, 1)})` : "n/a"} | ${r.serverCpu.toFixed(2)} | ${r.clientCpu.toFixed(2)} | ${r.limitedBy} |`,
+      ),
+      "",
+    );
+  }
+  if (results.allocation.length > 0) {
+    const kib = (bytes: number): string => fmt(bytes / 1024, 1);
+    const areas = (summary: AllocationSummary, server: ServerKind): string =>
+      server === "service"
+        ? "one bundle: not split by area"
+        : summary.byArea
+            .filter((a) => a.bytesPerCall >= 100)
+            .map((a) => `${a.area} ${kib(a.bytesPerCall)}`)
+            .join("; ");
+    out.push(
+      "## Allocation per call",
+      "",
+      `Each server freshly started with V8's sampling heap profiler preloaded (bench/lib/alloc-sampler.mjs, one sample per KiB on average), loaded by the raw HTTP/2 open-loop generator at ${fmt(P.alloc.rate)} v1 calls per second, ${P.alloc.ms} ms sampled after ${P.warmupMs} ms of warm-up; once counting everything allocated, once more counting only what survived a young collection (copied, then promoted: what makes young pauses long and fills the old generation). Bytes per call hardly depend on how fast the machine is at the moment, unlike CPU time, so this table shows a leaner hot path even when the CPU figures are lost in noise. Allocations inside V8 builtins (Map, Array, …) count towards their JavaScript caller's area; the service runs as one bundle, so its bytes are not split.`,
+      "",
+      "| server | KiB allocated per call | KiB per call that survived a young collection | allocated, by area (KiB per call) |",
+      "| --- | ---: | ---: | --- |",
+      ...results.allocation.map(
+        (a) =>
+          `| ${SERVER_LABEL[a.server]} | ${kib(a.allocated.bytesPerCall)} | ${fmt(a.survived.bytesPerCall / 1024, 2)} | ${areas(a.allocated, a.server)} |`,
       ),
       "",
     );

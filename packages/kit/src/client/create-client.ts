@@ -401,6 +401,8 @@ export function createClient<const D extends GenericServiceDefinition>(
     "grpc.keepalive_permit_without_calls": keepalive.permitWithoutCalls ? 1 : 0,
     "grpc.initial_reconnect_backoff_ms": reconnect.initialMs,
     "grpc.max_reconnect_backoff_ms": reconnect.maxMs,
+    // No channelz service reads it (see createServer); it costs per call and per connection.
+    "grpc.enable_channelz": 0,
     ...options.channelOptions,
   };
   const logger = options.logger ?? getDefaultLogger();

@@ -93,6 +93,10 @@ export function createServer(options: CreateServerOptions): KitServer {
   const readiness = options.readiness ?? "on-listen";
   const channelOptions: ChannelOptions = {
     "grpc.max_receive_message_length": config.maxReceiveMessageBytes,
+    // Channelz bookkeeping (five closures, counters and timestamps per call) feeds a channelz
+    // service that no kit server serves; our metrics, logs and traces cover the same ground.
+    // Pass `grpcOptions: { "grpc.enable_channelz": 1 }` to serve grpc-js's channelz service.
+    "grpc.enable_channelz": 0,
   };
   if (config.maxConnectionAgeMs !== undefined) {
     channelOptions["grpc.max_connection_age_ms"] = config.maxConnectionAgeMs;
