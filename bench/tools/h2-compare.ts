@@ -6,7 +6,10 @@
  *
  * Environment: SERVERS (comma list of bare, kit, kit-adapter, kit-logging, service; default
  * bare,kit,service; a path ending in .ts runs that script through tsx, for experiments: it
- * must print `{"event":"ready","port":N}` on stdout like bare-server.ts), APIS (v1,legacy), ROUNDS (2), SECONDS (3), PROF=1 (run the servers under
+ * must print `{"event":"ready","port":N}` on stdout like bare-server.ts; `name@--flag@--flag`
+ * adds node flags to one server), APIS (v1,legacy), ROUNDS (2), SECONDS (3), RATE=N (instead of
+ * h2load, the raw HTTP/2 open-loop generator at N calls/s for SECONDS after 2 s of warm-up, and
+ * the p99 per round; for latency A/B runs of flags or code), PROF=1 (run the servers under
  * `--cpu-prof` and print where their time went; profiling slows them, so µs figures from a
  * profiled run are not comparable with unprofiled ones). Fixtures and the service run from
  * source through tsx unless BENCH_FIXTURES_DIR / BENCH_RUNTIME=dist say otherwise (see
@@ -21,6 +24,7 @@ import { join } from "node:path";
 import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { compileFixtures } from "../../scripts/compile-fixtures.mjs";
 import { COMMON_NODE_FLAGS } from "../../scripts/service-node-flags.mjs";
+import type { H2OpenLoadConfig } from "../fixtures/h2-open-load.js";
 import { grpcFrame, grpcStatusOf, runH2load, writeFrameFile } from "../lib/h2load.js";
 import {
   detectPinning,
@@ -47,7 +51,7 @@ if (process.env.BUILD === "1") {
   }
   // Inside the repo, so the compiled fixtures resolve the workspaces (built dist/) from node_modules.
   const out = join(repoRoot, "bench", "results", "tmp", `h2-compare-fixtures-${process.pid}`);
-  await compileFixtures(out, ["bare-server", "kit-stack-server", "kit-server-only"]);
+  await compileFixtures(out, ["bare-server", "kit-stack-server", "kit-server-only", "h2-open-load"]);
   process.env.BENCH_FIXTURES_DIR = out;
   process.env.BENCH_RUNTIME = "dist";
   process.on("exit", () => rmSync(out, { recursive: true, force: true }));
@@ -58,6 +62,9 @@ const apis = (process.env.APIS ?? "v1,legacy").split(",") as ("v1" | "legacy")[]
 const rounds = Number(process.env.ROUNDS ?? 2);
 const seconds = Number(process.env.SECONDS ?? 3);
 const prof = process.env.PROF === "1";
+/** RATE=N: measure p99 latency at N calls/s (open loop) instead of CPU per call under h2load. */
+const rate = Number(process.env.RATE ?? 0);
+const p99s = new Map<string, number[]>();
 const profRoot = join(tmpdir(), `h2-compare-${process.pid}`);
 
 const dir = join(tmpdir(), `h2-compare-frames-${process.pid}`);
@@ -141,6 +148,32 @@ async function launch(spec: string): Promise<Running> {
   return { name: spec, proc, port: Number(ready.port), profDir };
 }
 
+/** p99 (ms) of one open-loop run (bench/fixtures/h2-open-load.ts on the load core) at `rate` calls/s. */
+async function openLoopP99(port: number, api: "v1" | "legacy", rate: number): Promise<number> {
+  const config: H2OpenLoadConfig = {
+    origin: `http://127.0.0.1:${port}`,
+    path: frames[api].path,
+    frameBase64: frames[api].frame.toString("base64"),
+    rate,
+    connections: 4,
+    maxOutstanding: 5000,
+    warmupMs: 2000,
+    durationMs: seconds * 1000,
+    maxRequests: rate * (seconds + 3),
+  };
+  const loader = start(process.execPath, [...fixtureArgs("h2-open-load"), JSON.stringify(config)], {
+    prefix: pinning.load,
+  });
+  try {
+    const line = await loader.waitFor((l) => l.event === "result", config.warmupMs + config.durationMs + 30_000);
+    const result = line.result as { ok: number; errors: number; latencyUs: { p99: number } };
+    if (result.errors > 0) throw new Error(`${result.errors} calls failed at ${rate}/s`);
+    return result.latencyUs.p99 / 1000;
+  } finally {
+    await loader.stop();
+  }
+}
+
 const running: Running[] = [];
 for (const name of servers) running.push(await launch(name));
 const perCall = new Map<string, number[]>();
@@ -157,6 +190,14 @@ for (let round = 0; round < rounds; round++) {
   for (const api of apis) {
     for (const r of running) {
       if (skip(r, api)) continue;
+      if (rate > 0) {
+        // Latency mode: the raw HTTP/2 open-loop generator at RATE calls/s.
+        const p99 = await openLoopP99(r.port, api, rate);
+        const key = `${api} ${r.name}`;
+        p99s.set(key, [...(p99s.get(key) ?? []), p99]);
+        process.stderr.write(`${key}: p99 ${p99.toFixed(2)} ms at ${rate}/s\n`);
+        continue;
+      }
       const cpu0 = treeCpuSeconds(r.proc.pid);
       const t0 = performance.now();
       const result = await runH2load({
@@ -186,6 +227,11 @@ const median = (values: number[]): number => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
+for (const [key, values] of p99s) {
+  process.stdout.write(
+    `${key}: p99 ${median(values).toFixed(2)} ms median of ${values.map((v) => v.toFixed(2)).join(", ")} at ${rate}/s\n`,
+  );
+}
 for (const api of apis) {
   const bare = perCall.get(`${api} bare`);
   for (const [key, values] of perCall) {
