@@ -51,10 +51,10 @@ describe("Dockerfiles", () => {
       [
         "multi-stage",
         "single stage",
-        (t) => `FROM node:26.12.0-bookworm-slim\n${t.slice(t.lastIndexOf("ENV NODE_ENV"))}`,
+        (t) => `FROM node:26.10.0-bookworm-slim\n${t.slice(t.lastIndexOf("ENV NODE_ENV"))}`,
       ],
-      ["pinned-base", "floating tag", (t) => t.replace("ARG NODE_VERSION=26.12.0", "ARG NODE_VERSION=26")],
-      ["current-lts", "an older LTS line", (t) => t.replace("ARG NODE_VERSION=26.12.0", "ARG NODE_VERSION=24.21.0")],
+      ["pinned-base", "floating tag", (t) => t.replace("ARG NODE_VERSION=26.10.0", "ARG NODE_VERSION=26")],
+      ["current-lts", "an older LTS line", (t) => t.replace("ARG NODE_VERSION=26.10.0", "ARG NODE_VERSION=24.21.0")],
       ["pinned-base", "latest", (t) => t.replace(/node:\$\{NODE_VERSION\}-bookworm-slim/g, "node:latest")],
       ["non-root", "no USER", (t) => t.replace("USER 1000:1000", "")],
       ["non-root", "named user", (t) => t.replace("USER 1000:1000", "USER node")],

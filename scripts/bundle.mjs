@@ -12,7 +12,7 @@
 //
 // What stays outside the bundle, resolved at run time from node_modules as before:
 // - modules loaded through `createRequire(import.meta.url)` (lazy optional features: pino-pretty,
-//   piscina, the OpenTelemetry SDK, reflection) and Node's built-ins;
+//   the OpenTelemetry SDK, reflection) and Node's built-ins;
 // - the packages listed in EXTERNAL below.
 // Files that locate things next to themselves (the descriptor set, the dashboard's assets,
 // books.json, pino's worker) keep doing so: see keepFileLocations.

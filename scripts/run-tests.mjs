@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under the given folders (default: the whole repo) with Node's own test
-// runner and tsx. Node 20's --test does not expand globs, so the file list is built here.
+// runner and tsx. The file list is built here, so the same skip list applies everywhere.
 // Usage: node scripts/run-tests.mjs [folder ...] [-- extra node --test flags]
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -75,7 +75,7 @@ function runPhase(phase) {
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
-        const match = /^# (pass|fail|skipped) (\d+)$/.exec(line);
+        const match = /^(?:# |ℹ )(pass|fail|skipped) (\d+)$/.exec(line);
         if (match) counts[match[1]] = Number(match[2]);
       }
     });

@@ -51,7 +51,7 @@ async function startDroppingServer(t: TestContext, behaviour: (attempt: number) 
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  server.on("stream", (stream, headers) => {
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     const requestId = String(headers[REQUEST_ID_HEADER]);
     const seen = attempts.get(requestId) ?? [];
     seen.push({ headers, stream });
