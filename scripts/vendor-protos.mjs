@@ -4,7 +4,7 @@
 // `node scripts/vendor-protos.mjs` rewrites them; `--check` exits 1 when a copy differs from its
 // package (test/vendored-protos.test.ts runs that); `--protos DIR` checks or writes another copy
 // of protos/. Each copy gets a header naming its source.
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
