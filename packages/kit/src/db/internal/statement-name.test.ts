@@ -18,5 +18,9 @@ it("names a statement by its operation and first table, from the SQL text alone"
     ["VACUUM books", "other"],
   ];
   for (const [text, name] of cases) assert.equal(statementName(text).name, name, text);
-  assert.deepEqual(statementName('select * from "Books"'), { operation: "select", table: "books", name: "select books" });
+  assert.deepEqual(statementName('select * from "Books"'), {
+    operation: "select",
+    table: "books",
+    name: "select books",
+  });
 });
