@@ -32,3 +32,12 @@ export function ensureDatabases(
 
 /** The URL of database `name` on `serverUrl`'s server, as role `name` with `password`. */
 export function databaseUrl(serverUrl: string, name: string, password: string): string;
+
+/** True when something accepts TCP connections at `url`'s host and port within 2 s. */
+export function answers(url: string): Promise<boolean>;
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number>;
+
+/** `url` with its password masked. */
+export function redact(url: string): string;

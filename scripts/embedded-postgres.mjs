@@ -18,6 +18,7 @@
 // able to enter every folder above it and the package's binaries.
 import { fork, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -109,6 +110,38 @@ export async function startEmbeddedPostgres(options) {
     exited,
     stop,
   };
+}
+
+/** Resolves true when something accepts TCP connections at the host and port of `url` within 2 s. */
+export function answers(url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((done) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 5432) });
+    const finish = (ok) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(2000, () => finish(false));
+    socket.once("connect", () => finish(true));
+    socket.once("error", () => finish(false));
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** `url` with its password masked, for messages. */
+export function redact(url) {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
 
 /** Quotes `value` as a PostgreSQL identifier. */
