@@ -248,6 +248,14 @@ async function runManager({ dataDir, port, password, persistent }) {
   const send = (message) => {
     if (process.connected) process.send(message);
   };
+  // The parent may go away at any moment, even while initdb runs: remember it, and stop the
+  // server as soon as it is up (or at once if it is).
+  let parentGone = false;
+  let stopWhenParentGoes = () => {};
+  process.on("disconnect", () => {
+    parentGone = true;
+    stopWhenParentGoes();
+  });
   const recent = [];
   let phase = "initdb";
   const onLog = (chunk) => {
@@ -337,7 +345,8 @@ async function runManager({ dataDir, port, password, persistent }) {
     if (message.stop) void stop(0);
   });
   // The parent went away without asking: stop rather than leave a server behind.
-  process.on("disconnect", () => void stop(0));
+  stopWhenParentGoes = () => void stop(0);
+  if (parentGone) stopWhenParentGoes();
   // PostgreSQL itself may die (killed, crashed): report it by exiting, so the parent knows.
   const watch = setInterval(() => {
     if (!stopping && pid !== undefined && !alive(pid)) {

@@ -132,7 +132,7 @@ function poolConfig(config: DatabaseConfig): pg.PoolConfig {
  * - health: a check every `DATABASE_HEALTH_CHECK_INTERVAL_MS`, and at once when a query cannot
  *   connect, every second while the database is away (see {@link Database.onAvailabilityChange}).
  *
- * Nothing connects until the first query or check; the first check starts at once.
+ * The first health check starts at once (it opens the pool's first connection).
  */
 export function createDatabase<Schema>(options: CreateDatabaseOptions): Database<Schema> {
   const { config, logger } = options;

@@ -79,9 +79,13 @@ export class AvailabilityMonitor {
     return this.#checking;
   }
 
-  /** A query could not reach the database: check now rather than at the next interval. */
+  /**
+   * A query could not reach the database: check now rather than at the next interval. While
+   * the database is known to be away, the retry timer already checks every `retryMs`: failing
+   * calls do not add checks of their own.
+   */
   suspect(): void {
-    void this.check();
+    if (this.#state !== "unavailable") void this.check();
   }
 
   /** A query succeeded: the database answers. */
