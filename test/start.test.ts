@@ -15,6 +15,7 @@ import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readin
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const START = join(repoRoot, "scripts", "start.mjs");
+const RESET = join(repoRoot, "scripts", "reset.mjs");
 const STARTUP_MS = 30_000;
 
 for (const service of ["recommendations", "marketplace"]) {
@@ -177,7 +178,7 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.deepEqual(errors, [], "no error or fatal log lines");
   });
 
-  it("on a second start: reuses the data folder and the databases, and exits 0 on SIGINT", async (t) => {
+  it("on a second start: reuses the data folder and the databases, exits 0 on SIGINT; npm run reset then deletes them", async (t) => {
     assert.ok(existsSync(join(dataDir, "data", "postgres", "PG_VERSION")), "the test above made the data folder");
     const marketplacePort = await freePort();
     const launcher = spawnLogged(process.execPath, [START], {
@@ -208,6 +209,13 @@ describe("npm start (scripts/start.mjs)", () => {
     const kept = await query(databaseUrl, "select to_regclass('survives_restart')::text as t");
     assert.equal(kept.rows[0].t, "survives_restart", "what the first start stored is still there");
 
+    // `npm run reset` will not delete the data under a running server.
+    const env = await baseEnv();
+    const refused = spawnLogged(process.execPath, [RESET], { cwd: repoRoot, env });
+    t.after(() => refused.stop());
+    assert.deepEqual(await refused.exited, { code: 1, signal: null });
+    assert.match(refused.lines.join("\n"), /PostgreSQL is running on .* \(pid \d+\); stop `npm start` first/);
+
     launcher.kill("SIGINT");
     const exit = await Promise.race([
       launcher.exited,
@@ -215,6 +223,11 @@ describe("npm start (scripts/start.mjs)", () => {
     ]);
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
     assert.ok(!isAlive(postgresPid) && !isAlive(recommendationsPid), "nothing left running");
+
+    const reset = spawnLogged(process.execPath, [RESET], { cwd: repoRoot, env });
+    t.after(() => reset.stop());
+    assert.deepEqual(await reset.exited, { code: 0, signal: null }, reset.lines.join("\n"));
+    assert.ok(!existsSync(join(dataDir, "data")), "reset deleted the data folder");
   });
 
   it("tells the user to build when dist/ is missing, and rejects bad ports", async (t) => {
