@@ -190,13 +190,15 @@ export async function ensureDatabases(adminUrl, databases) {
   return created;
 }
 
-/** The URL of database `name` on the server of `serverUrl`, as role `name` with `password`. */
+/**
+ * The URL of database `name` on the server of `serverUrl`, as role `name` with `password`; the
+ * server URL's parameters (e.g. `sslmode`) are kept.
+ */
 export function databaseUrl(serverUrl, name, password) {
   const url = new URL(serverUrl);
   url.username = name;
   url.password = password;
   url.pathname = `/${name}`;
-  url.search = "";
   return url.href;
 }
 
