@@ -157,7 +157,9 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.match(degraded.body, /<h1>Mystery books you may like<\/h1>/);
     assert.ok(degraded.body.includes(UNAVAILABLE_NOTICE), degraded.body);
     assert.deepEqual(listItems(degraded.body), []);
-    assert.ok(degraded.ms < 1500, `degraded page took ${Math.round(degraded.ms)} ms`);
+    // Not a speed target (that is the benchmarks'): a bound that tells a degraded answer from a
+    // hang. 1.5 s failed on a loaded 2-core host (1.9 s), with PostgreSQL and a TLS test beside it.
+    assert.ok(degraded.ms < 5000, `degraded page took ${Math.round(degraded.ms)} ms`);
     const ready = await waitForHttpReady(`http://127.0.0.1:${marketplacePort}/readyz`, 5000);
     assert.equal((ready as { status: string }).status, "ready");
 
