@@ -61,7 +61,9 @@ describe("npm start (scripts/start.mjs)", () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
   let postgresPort: number;
   const baseEnv = async (): Promise<NodeJS.ProcessEnv> => {
-    postgresPort ??= await freePort();
+    // A new port at every start: one freed earlier may have been taken meanwhile, and the data
+    // folder does not depend on it.
+    postgresPort = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATA_DIR: join(dataDir, "data"),
