@@ -2,8 +2,14 @@
 // Runs every *.test.ts under the given folders (default: the whole repo) with Node's own test
 // runner and tsx. The file list is built here, so the same skip list applies everywhere.
 // Usage: node scripts/run-tests.mjs [folder ...] [-- extra node --test flags]
+//
+// Data tests need a PostgreSQL (docs/data.md, "Tests"): TEST_DATABASE_URL, by default this
+// machine's server at 127.0.0.1:5432. When TEST_DATABASE_URL is unset and nothing answers
+// there, one embedded PostgreSQL 18 (scripts/embedded-postgres.mjs) is started for the whole
+// run, in a temporary folder on a free port, and TEST_DATABASE_URL points the tests at it.
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -86,6 +92,42 @@ function runPhase(phase) {
   });
 }
 
+const DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** Starts an embedded PostgreSQL for this run when no server answers; returns its stop, if one was started. */
+async function ensureTestDatabaseServer() {
+  const { answers, freePort, redact, startEmbeddedPostgres } = await import("./embedded-postgres.mjs");
+  const configured = process.env.TEST_DATABASE_URL;
+  if (await answers(configured ?? DEFAULT_TEST_DATABASE_URL)) return undefined;
+  if (configured !== undefined) {
+    console.error(
+      `run-tests: no PostgreSQL answers at TEST_DATABASE_URL (${redact(configured)}); start it or unset TEST_DATABASE_URL`,
+    );
+    process.exit(1);
+  }
+  const root = mkdtempSync(join(tmpdir(), "obfy-test-postgres-"));
+  // Run as root, PostgreSQL runs as the OS user postgres, which must be able to enter the folder.
+  chmodSync(root, 0o755);
+  const password = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  try {
+    const server = await startEmbeddedPostgres({ dataDir: join(root, "postgres"), port: await freePort(), password });
+    process.env.TEST_DATABASE_URL = server.url;
+    console.log(
+      `run-tests: no PostgreSQL at 127.0.0.1:5432; started an embedded PostgreSQL 18 on 127.0.0.1:${server.port} for this run (${server.startMs} ms)`,
+    );
+    return async () => {
+      await server.stop();
+      rmSync(root, { recursive: true, force: true });
+    };
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    console.error(`run-tests: no PostgreSQL at 127.0.0.1:5432, and the embedded one could not start: ${error.message}`);
+    process.exit(1);
+  }
+}
+
+const stopTestDatabaseServer = await ensureTestDatabaseServer();
+
 let exitCode = 0;
 const total = { pass: 0, fail: 0, skipped: 0 };
 for (const phase of phases) {
@@ -93,6 +135,7 @@ for (const phase of phases) {
   if (code !== 0) exitCode = code;
   for (const key of Object.keys(total)) total[key] += counts[key];
 }
+await stopTestDatabaseServer?.();
 // One closing line for the whole run (each phase printed its own summary above).
 console.log(`Total: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
 process.exit(exitCode);

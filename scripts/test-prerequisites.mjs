@@ -2,8 +2,10 @@
 // The first step of `npm test`: makes sure every system tool a test needs is here, so that no test
 // fails, passes or skips because of the machine. Missing Debian packages are installed (as root,
 // one log line saying which); where that is impossible it stops at once, with one line naming what
-// is missing and the command that installs it. It then checks that the PostgreSQL and RabbitMQ
-// servers the data and messaging tests use answer (see docs/data.md and docs/events.md).
+// is missing and the command that installs it. It then checks the servers the data and
+// messaging tests use (see docs/data.md and docs/events.md): RabbitMQ must answer; PostgreSQL
+// may be missing, as the test runner then starts an embedded one (scripts/run-tests.mjs), unless
+// TEST_DATABASE_URL names a server that does not answer.
 //
 //   TEST_DATABASE_URL  PostgreSQL for tests, default postgres://postgres@127.0.0.1:5432/postgres
 //   TEST_AMQP_URL      RabbitMQ for tests, default amqp://guest:guest@127.0.0.1:5672
@@ -84,9 +86,12 @@ const databaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.
 const amqpUrl = process.env.TEST_AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const [database, broker] = await Promise.all([reachable(databaseUrl, 5432), reachable(amqpUrl, 5672)]);
 const redact = (url) => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+if (!database && process.env.TEST_DATABASE_URL !== undefined) {
+  stop(`no PostgreSQL answers at TEST_DATABASE_URL (${redact(databaseUrl)}); start it, or unset TEST_DATABASE_URL`);
+}
 if (!database) {
-  stop(
-    `no PostgreSQL at ${redact(databaseUrl)}; start one (sudo apt-get install -y postgresql, trust auth for 127.0.0.1) or set TEST_DATABASE_URL`,
+  process.stdout.write(
+    `test prerequisites: no PostgreSQL at ${redact(databaseUrl)}; the tests will run on an embedded PostgreSQL 18 instead\n`,
   );
 }
 if (!broker) {

@@ -1,18 +1,21 @@
-// `npm start` end to end with real processes: scripts/start.mjs runs both services from dist/
-// (built by `npm install` / `npm run build`).
+// `npm start` end to end with real processes: scripts/start.mjs starts the embedded PostgreSQL,
+// gives each service its database, and runs every service from dist/ (built by `npm install` /
+// `npm run build`).
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
+import pg from "pg";
 import { spawnLogged } from "./support/logged-process.js";
 import { getPage, listItems, logRecords, MYSTERY_TITLES } from "./support/pages.js";
 import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const START = join(repoRoot, "scripts", "start.mjs");
+const RESET = join(repoRoot, "scripts", "reset.mjs");
 const STARTUP_MS = 30_000;
 
 for (const service of ["recommendations", "marketplace"]) {
@@ -32,30 +35,78 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The environment of a running process, from /proc (Linux). */
+function environmentOf(pid: number): Record<string, string> {
+  const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+  return Object.fromEntries(
+    entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+}
+
+async function query(url: string, text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
 describe("npm start (scripts/start.mjs)", () => {
-  it("runs both services, degrades when Recommendations stops, and exits 0 on SIGINT", async (t) => {
+  // Local data of these tests only (never the developer's .data/), on a port of their own.
+  const dataDir = mkdtempSync(join(tmpdir(), "start-data-"));
+  // Run as root, PostgreSQL runs as the OS user postgres, which must be able to enter the folder.
+  chmodSync(dataDir, 0o755);
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  let postgresPort: number;
+  const baseEnv = async (): Promise<NodeJS.ProcessEnv> => {
+    // A new port at every start: one freed earlier may have been taken meanwhile, and the data
+    // folder does not depend on it.
+    postgresPort = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: join(dataDir, "data"),
+      EMBEDDED_POSTGRES_PORT: String(postgresPort),
+      // Loopback only, and JSON logs so the test can read them.
+      HOST: "127.0.0.1",
+      RECOMMENDATIONS_HOST: "127.0.0.1",
+      LOG_FORMAT: "json",
+      // Any free metrics ports, so parallel test files never clash on the defaults (9464/9465).
+      METRICS_PORT: "0",
+    };
+    delete env.DATABASE_URL;
+    return env;
+  };
+
+  it("on an empty data folder: initialises PostgreSQL, creates a database per service, runs both services, degrades when Recommendations stops, and exits 0 on SIGINT leaving no PostgreSQL", async (t) => {
     const recommendationsPort = await freePort();
     const marketplacePort = await freePort();
     const launcher = spawnLogged(process.execPath, [START], {
       cwd: repoRoot,
       env: {
-        ...process.env,
+        ...(await baseEnv()),
         RECOMMENDATIONS_PORT: String(recommendationsPort),
         MARKETPLACE_PORT: String(marketplacePort),
-        // Loopback only, and JSON logs so the test can read them.
-        HOST: "127.0.0.1",
-        RECOMMENDATIONS_HOST: "127.0.0.1",
-        LOG_FORMAT: "json",
-        // Any free metrics ports, so parallel test files never clash on the defaults (9464/9465).
-        METRICS_PORT: "0",
       },
     });
     const childPids: number[] = [];
     t.after(async () => {
-      // Only on failure is anything left: the services we saw start, then the launcher.
+      // Only on failure is anything left: the services we saw start, then the launcher (whose
+      // PostgreSQL manager stops PostgreSQL when the launcher goes away).
       for (const pid of childPids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
       await launcher.stop();
     });
+
+    await launcher.waitForLine(
+      /starting PostgreSQL 18 \(embedded\) on 127\.0\.0\.1:\d+, .*\(first start: initdb\)/,
+      STARTUP_MS,
+    );
+    const postgresPid = Number(
+      (await launcher.waitForLine(/PostgreSQL ready on 127\.0\.0\.1:\d+ \(pid (\d+)/, STARTUP_MS))[1],
+    );
+    childPids.push(postgresPid);
+    await launcher.waitForLine(/created the databases recommendations, bus$/, STARTUP_MS);
 
     const recommendationsPid = Number(
       (await launcher.waitForLine(/recommendations started \(pid (\d+)\)/, STARTUP_MS))[1],
@@ -63,6 +114,27 @@ describe("npm start (scripts/start.mjs)", () => {
     const marketplacePid = Number((await launcher.waitForLine(/marketplace started \(pid (\d+)\)/, STARTUP_MS))[1]);
     childPids.push(recommendationsPid, marketplacePid);
     assert.ok(recommendationsPid > 0 && marketplacePid > 0 && recommendationsPid !== launcher.pid);
+
+    // Recommendations got its own database, as a role of its own that can reach no other.
+    const env = environmentOf(recommendationsPid);
+    const databaseUrl = new URL(env.DATABASE_URL ?? "");
+    assert.equal(databaseUrl.host, `127.0.0.1:${postgresPort}`);
+    assert.equal(databaseUrl.pathname, "/recommendations");
+    assert.equal(databaseUrl.username, "recommendations");
+    assert.equal(env.EVENT_BUS, "postgres");
+    assert.match(
+      env.EVENT_BUS_DATABASE_URL ?? "",
+      new RegExp(`^postgres://bus:[^@]+@127\\.0\\.0\\.1:${postgresPort}/bus$`),
+    );
+    assert.equal(env.RECOMMENDATIONS_ADDRESS, `127.0.0.1:${recommendationsPort}`);
+    assert.equal(environmentOf(marketplacePid).DATABASE_URL, undefined, "the Marketplace keeps no data");
+    const who = await query(databaseUrl.href, "select current_user as role, current_database() as db, version()");
+    assert.deepEqual([who.rows[0].role, who.rows[0].db], ["recommendations", "recommendations"]);
+    assert.match(who.rows[0].version, /^PostgreSQL 18\./);
+    await query(databaseUrl.href, "create table survives_restart (id int)");
+    const intoBus = new URL(databaseUrl.href);
+    intoBus.pathname = "/bus";
+    await assert.rejects(query(intoBus.href, "select 1"), /permission denied for database "?bus"?/);
 
     await waitForGrpcServing(recommendationsPort, STARTUP_MS);
     await waitForHttpReady(`http://127.0.0.1:${marketplacePort}/readyz`, STARTUP_MS);
@@ -87,7 +159,9 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.match(degraded.body, /<h1>Mystery books you may like<\/h1>/);
     assert.ok(degraded.body.includes(UNAVAILABLE_NOTICE), degraded.body);
     assert.deepEqual(listItems(degraded.body), []);
-    assert.ok(degraded.ms < 1500, `degraded page took ${Math.round(degraded.ms)} ms`);
+    // Not a speed target (that is the benchmarks'): a bound that tells a degraded answer from a
+    // hang. 1.5 s failed on a loaded 2-core host (1.9 s), with PostgreSQL and a TLS test beside it.
+    assert.ok(degraded.ms < 5000, `degraded page took ${Math.round(degraded.ms)} ms`);
     const ready = await waitForHttpReady(`http://127.0.0.1:${marketplacePort}/readyz`, 5000);
     assert.equal((ready as { status: string }).status, "ready");
 
@@ -99,11 +173,65 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
     assert.ok(launcher.lines.some((line) => /\[marketplace\] exited with code 0\b/.test(line)));
     assert.ok(!isAlive(marketplacePid) && !isAlive(recommendationsPid), "no service left running");
+    assert.ok(launcher.lines.some((line) => line === "--> PostgreSQL stopped"));
+    assert.ok(!isAlive(postgresPid), "no PostgreSQL left running");
     const records = logRecords(launcher.lines);
     assert.ok(records.some((r) => r.name === "marketplace" && r.msg === "Shut down gracefully"));
     assert.ok(records.some((r) => r.name === "recommendations" && r.msg === "Shut down gracefully"));
     const errors = records.filter((r) => typeof r.level === "number" && r.level >= 50);
     assert.deepEqual(errors, [], "no error or fatal log lines");
+  });
+
+  it("on a second start: reuses the data folder and the databases, exits 0 on SIGINT; npm run reset then deletes them", async (t) => {
+    assert.ok(existsSync(join(dataDir, "data", "postgres", "PG_VERSION")), "the test above made the data folder");
+    const marketplacePort = await freePort();
+    const launcher = spawnLogged(process.execPath, [START], {
+      cwd: repoRoot,
+      env: {
+        ...(await baseEnv()),
+        RECOMMENDATIONS_PORT: String(await freePort()),
+        MARKETPLACE_PORT: String(marketplacePort),
+      },
+    });
+    const pids: number[] = [];
+    t.after(async () => {
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+      await launcher.stop();
+    });
+    const postgresPid = Number(
+      (await launcher.waitForLine(/PostgreSQL ready on 127\.0\.0\.1:\d+ \(pid (\d+)/, STARTUP_MS))[1],
+    );
+    pids.push(postgresPid);
+    const recommendationsPid = Number(
+      (await launcher.waitForLine(/recommendations started \(pid (\d+)\)/, STARTUP_MS))[1],
+    );
+    pids.push(recommendationsPid);
+    await launcher.waitForLine(/Online Books For You is ready/, STARTUP_MS);
+    const output = launcher.lines.join("\n");
+    assert.doesNotMatch(output, /first start|created the databases/);
+    const databaseUrl = environmentOf(recommendationsPid).DATABASE_URL ?? "";
+    const kept = await query(databaseUrl, "select to_regclass('survives_restart')::text as t");
+    assert.equal(kept.rows[0].t, "survives_restart", "what the first start stored is still there");
+
+    // `npm run reset` will not delete the data under a running server.
+    const env = await baseEnv();
+    const refused = spawnLogged(process.execPath, [RESET], { cwd: repoRoot, env });
+    t.after(() => refused.stop());
+    assert.deepEqual(await refused.exited, { code: 1, signal: null });
+    assert.match(refused.lines.join("\n"), /PostgreSQL is running on .* \(pid \d+\); stop `npm start` first/);
+
+    launcher.kill("SIGINT");
+    const exit = await Promise.race([
+      launcher.exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 30_000).unref()),
+    ]);
+    assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
+    assert.ok(!isAlive(postgresPid) && !isAlive(recommendationsPid), "nothing left running");
+
+    const reset = spawnLogged(process.execPath, [RESET], { cwd: repoRoot, env });
+    t.after(() => reset.stop());
+    assert.deepEqual(await reset.exited, { code: 0, signal: null }, reset.lines.join("\n"));
+    assert.ok(!existsSync(join(dataDir, "data")), "reset deleted the data folder");
   });
 
   it("tells the user to build when dist/ is missing, and rejects bad ports", async (t) => {
@@ -112,7 +240,9 @@ describe("npm start (scripts/start.mjs)", () => {
     t.after(() => rmSync(root, { recursive: true, force: true }));
     mkdirSync(join(root, "scripts"));
     copyFileSync(START, join(root, "scripts", "start.mjs"));
-    copyFileSync(join(repoRoot, "scripts", "service-node-flags.mjs"), join(root, "scripts", "service-node-flags.mjs"));
+    for (const file of ["service-node-flags.mjs", "services.mjs"]) {
+      copyFileSync(join(repoRoot, "scripts", file), join(root, "scripts", file));
+    }
     const unbuilt = spawnLogged(process.execPath, [join(root, "scripts", "start.mjs")], {
       cwd: root,
       env: process.env,
