@@ -1,5 +1,5 @@
 import type { CallContext } from "@obfy/kit/core";
-import { InvalidArgument, NotFound } from "@obfy/kit/core";
+import { InvalidArgument, NotFound, Unimplemented } from "@obfy/kit/core";
 import { recommendationsV1 } from "@obfy/protos";
 import type { Catalog, CategoryName } from "./catalog.js";
 import { type RandomSource, sampleDistinct } from "./recommend.js";
@@ -44,6 +44,12 @@ export interface RecommendationsV1Handlers {
     request: recommendationsV1.RecommendRequest,
     context?: CallContext,
   ): Promise<recommendationsV1.RecommendResponse>;
+  recommendForShopper(
+    request: recommendationsV1.RecommendForShopperRequest,
+  ): Promise<recommendationsV1.RecommendForShopperResponse>;
+  recommendSimilar(
+    request: recommendationsV1.RecommendSimilarRequest,
+  ): Promise<recommendationsV1.RecommendSimilarResponse>;
 }
 
 /**
@@ -70,6 +76,14 @@ export function createRecommendationsV1Handlers(deps: RecommendationsHandlerDeps
         category,
       }));
       return { recommendations };
+    },
+    // Answered from the catalogue read model, which the store's Recommendations builds next;
+    // until then these say so with UNIMPLEMENTED rather than guess.
+    async recommendForShopper() {
+      throw new Unimplemented("RecommendForShopper is not served by this version");
+    },
+    async recommendSimilar() {
+      throw new Unimplemented("RecommendSimilar is not served by this version");
     },
   };
 }
