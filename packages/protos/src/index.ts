@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 export * as recommendationsV1 from "./gen/bookstore/recommendations/v1/recommendations.js";
 export * as healthV1 from "./gen/grpc/health/v1/health.js";
 export * as dummyV1 from "./gen/kit/testing/v1/dummy.js";
+export * as kitTestingEventsV1 from "./gen/kit/testing/v1/events.js";
 export * as legacyRecommendations from "./gen/legacy/recommendations.js";
 
 /**
