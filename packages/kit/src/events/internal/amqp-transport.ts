@@ -246,7 +246,11 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
         queueBindings: spec.eventTypes.map((type) => ({ exchange, queue, routingKey: type })),
       },
       async (message: AsyncMessage) => {
-        const attempt = headerNumber(message.headers?.[ATTEMPT_HEADER]) ?? 1;
+        // Our count of handler failures, plus the deliveries the quorum queue counted since (a
+        // consumer that died mid-handler), so a crash counts as an attempt as on pg-boss.
+        const attempt =
+          (headerNumber(message.headers?.[ATTEMPT_HEADER]) ?? 1) +
+          (headerNumber(message.headers?.["x-delivery-count"]) ?? 0);
         let received: Received;
         try {
           received = { ok: true, event: fromAmqpMessage(message), attempt };
