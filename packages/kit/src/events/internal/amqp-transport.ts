@@ -342,7 +342,7 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
     const kept: number[] = [];
     try {
       await channel.confirmSelect();
-      const { messageCount } = await channel.queueDeclare({ queue: deadLetters, passive: true });
+      const messageCount = await deadLetterCount(channel, queue);
       for (let scanned = 0; scanned < messageCount; scanned++) {
         const message = await channel.basicGet({ queue: deadLetters });
         if (message === undefined) break;
@@ -358,6 +358,25 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
       await channel.close();
     }
     return taken;
+  }
+
+  /** The message count of the dead-letter queue of `queue`, with a clear error when there is none. */
+  async function deadLetterCount(
+    channel: { queueDeclare: Connection["queueDeclare"] },
+    queue: string,
+  ): Promise<number> {
+    const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+    try {
+      const { messageCount } = await channel.queueDeclare({ queue: deadLetters, passive: true });
+      return messageCount;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "NOT_FOUND") {
+        throw new Error(
+          `there is no dead-letter queue ${deadLetters}: has a consumer of ${queue} ever started (and is EVENT_BUS_NAMESPACE right)?`,
+        );
+      }
+      throw error;
+    }
   }
 
   function selects(selection: DeadLetterSelection): (message: SyncMessage) => boolean {
@@ -411,9 +430,7 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
     },
 
     async countDeadLetters(queue) {
-      const deadLetters = deadLetterQueue(physicalName(namespace, queue));
-      const { messageCount } = await connection().queueDeclare({ queue: deadLetters, passive: true });
-      return messageCount;
+      return deadLetterCount(connection(), queue);
     },
 
     async replayDeadLetters(queue, selection) {

@@ -91,10 +91,21 @@ export function createPostgresTransport(
     };
   }
 
+  /** The dead-letter queue of `queue`, checked to exist, with a clear error when it does not. */
+  async function existingDeadLetterQueue(queue: string): Promise<string> {
+    const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+    if ((await started().getQueue(deadLetters)) === null) {
+      throw new Error(
+        `there is no dead-letter queue ${deadLetters}: has a consumer of ${queue} ever started (and is EVENT_BUS_NAMESPACE right)?`,
+      );
+    }
+    return deadLetters;
+  }
+
   /** The dead-letter jobs of `queue` that `selection` names (by CloudEvent id, or pg-boss job id). */
   async function selectedJobIds(queue: string, ids: readonly string[]): Promise<string[]> {
     const pgBoss = started();
-    const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+    const deadLetters = await existingDeadLetterQueue(queue);
     const found = new Set<string>();
     for (const id of ids) {
       for (const job of await pgBoss.findJobs(deadLetters, { data: { id }, queued: true, limit: PAGE })) {
@@ -222,7 +233,7 @@ export function createPostgresTransport(
     },
 
     async listDeadLetters(queue, limit) {
-      const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+      const deadLetters = await existingDeadLetterQueue(queue);
       const jobs = await started().findJobs(deadLetters, { queued: true, limit });
       return jobs.map((job) => describeDeadLetter(queue, job));
     },
@@ -230,7 +241,7 @@ export function createPostgresTransport(
     async countDeadLetters(queue) {
       // pg-boss's queue counts are cached for up to a minute; an operator wants the count now.
       const pgBoss = started();
-      const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+      const deadLetters = await existingDeadLetterQueue(queue);
       let count = 0;
       let after: string | undefined;
       for (;;) {
@@ -243,7 +254,7 @@ export function createPostgresTransport(
 
     async replayDeadLetters(queue, selection: DeadLetterSelection) {
       const pgBoss = started();
-      const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+      const deadLetters = await existingDeadLetterQueue(queue);
       if ("all" in selection) {
         let total = 0;
         for (;;) {
@@ -259,7 +270,7 @@ export function createPostgresTransport(
 
     async discardDeadLetters(queue, selection: DeadLetterSelection) {
       const pgBoss = started();
-      const deadLetters = deadLetterQueue(physicalName(namespace, queue));
+      const deadLetters = await existingDeadLetterQueue(queue);
       if ("all" in selection) return pgBoss.deleteQueuedJobs(deadLetters);
       const ids = await selectedJobIds(queue, selection.ids);
       if (ids.length > 0) await pgBoss.deleteJob(deadLetters, ids);
