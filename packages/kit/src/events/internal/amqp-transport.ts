@@ -334,6 +334,7 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
   async function scanDeadLetters(
     queue: string,
     decide: (message: SyncMessage, channel: Awaited<ReturnType<Connection["acquire"]>>) => Promise<boolean>,
+    maxScan = Number.POSITIVE_INFINITY,
   ): Promise<number> {
     const rabbitConnection = connection();
     const deadLetters = deadLetterQueue(physicalName(namespace, queue));
@@ -343,7 +344,7 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
     try {
       await channel.confirmSelect();
       const messageCount = await deadLetterCount(channel, queue);
-      for (let scanned = 0; scanned < messageCount; scanned++) {
+      for (let scanned = 0; scanned < Math.min(messageCount, maxScan); scanned++) {
         const message = await channel.basicGet({ queue: deadLetters });
         if (message === undefined) break;
         if (await decide(message, channel)) {
@@ -422,10 +423,14 @@ export function createAmqpTransport(config: EventBusConfig, options: { service: 
 
     async listDeadLetters(queue, limit) {
       const found: DeadLetter[] = [];
-      await scanDeadLetters(queue, async (message) => {
-        if (found.length < limit) found.push(describeDeadLetter(queue, message));
-        return false;
-      });
+      await scanDeadLetters(
+        queue,
+        async (message) => {
+          found.push(describeDeadLetter(queue, message));
+          return false;
+        },
+        limit,
+      );
       return found;
     },
 
