@@ -102,7 +102,9 @@ export function createEventBus<DB>(options: CreateEventBusOptions<DB>): EventBus
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(KIT_TRACER_NAME);
   const source = eventSource(service);
   const transport = createTransport(config, { service, logger });
-  const eventsDb = options.db as unknown as Kysely<EventTables>;
+  // The kit's own queries run without the service's plugins (a CamelCasePlugin would rename the
+  // columns it reads back).
+  const eventsDb = options.db.withoutPlugins() as unknown as Kysely<EventTables>;
   const subscriptions = new Map<string, Registration<DB>>();
   const tasks = new Map<string, Registration<DB>>();
   let relay: OutboxRelay | undefined;
@@ -136,7 +138,7 @@ export function createEventBus<DB>(options: CreateEventBusOptions<DB>): EventBus
     const carrier: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span), carrier);
     span.end();
-    await (trx as unknown as Kysely<EventTables>)
+    await (trx.withoutPlugins() as unknown as Kysely<EventTables>)
       .insertInto("outbox")
       .values({
         event_id: id,

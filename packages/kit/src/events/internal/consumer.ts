@@ -119,7 +119,7 @@ export function createDeliveryHandler<DB>(
     try {
       const applied = await context.with(trace.setSpan(parent, span), () =>
         db.transaction().execute(async (trx) => {
-          const row = await (trx as unknown as Transaction<EventTables>)
+          const row = await (trx.withoutPlugins() as unknown as Transaction<EventTables>)
             .insertInto("processed_events")
             .values({ consumer: queue, event_id: event.id })
             .onConflict((conflict) => conflict.doNothing())
