@@ -37,16 +37,14 @@ describe("createEventBus", { timeout: 60_000 }, () => {
     await producer.start();
     try {
       const camel = producerDb.db.withPlugin(new CamelCasePlugin());
-      const id = await camel
-        .transaction()
-        .execute((trx) =>
-          producer.publish(trx, kitTestingEventsV1.CounterIncremented, {
-            counterId: "c",
-            amount: 1,
-            sequence: 1,
-            note: "",
-          }),
-        );
+      const id = await camel.transaction().execute((trx) =>
+        producer.publish(trx, kitTestingEventsV1.CounterIncremented, {
+          counterId: "c",
+          amount: 1,
+          sequence: 1,
+          note: "",
+        }),
+      );
       await waitFor("the event", () => seen.includes(id));
     } finally {
       await producer.close();
