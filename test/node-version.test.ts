@@ -58,7 +58,7 @@ test("engines, .nvmrc, the pinned node package and every Dockerfile name the sam
 });
 
 test("a disagreement is reported, naming the place", () => {
-  const versions = { ...nodeVersions(), ".nvmrc": "24.11.0" };
+  const versions: Versions = { ...nodeVersions(), ".nvmrc": "24.11.0" };
   assert.deepEqual(disagreements(versions), [
     `.nvmrc is 24.11.0, expected ${versions["package.json devDependencies.node"]}`,
   ]);

@@ -1,0 +1,3 @@
+import { conformanceSuite } from "./fixtures/conformance-suite.js";
+
+conformanceSuite("amqp");
