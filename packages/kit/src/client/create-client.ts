@@ -35,6 +35,7 @@ import {
   type RetryOptions,
   type RetryThrottlingOptions,
 } from "./service-config.js";
+import { tlsTargetOptions } from "./tls-target-options.js";
 
 /** Per-call options, the last argument of every client method. */
 export interface CallOptions {
@@ -403,6 +404,8 @@ export function createClient<const D extends GenericServiceDefinition>(
     "grpc.max_reconnect_backoff_ms": reconnect.maxMs,
     // No channelz service reads it (see createServer); it costs per call and per connection.
     "grpc.enable_channelz": 0,
+    // TLS to an IP address on Node 26 (see tls-target-options.ts); nothing for other targets.
+    ...tlsTargetOptions(target),
     ...options.channelOptions,
   };
   const logger = options.logger ?? getDefaultLogger();

@@ -31,3 +31,4 @@ export {
   type RetryOptions,
   type RetryThrottlingOptions,
 } from "./service-config.js";
+export { tlsTargetOptions } from "./tls-target-options.js";
