@@ -12,8 +12,8 @@ import {
 import type { FastifyPluginCallback, FastifyRequest, RouteHandlerMethod } from "fastify";
 import fp from "fastify-plugin";
 import { httpMethodLabel, httpRouteLabel, UNMATCHED_ROUTE } from "./http-metrics-plugin.js";
-import { httpHeadersGetter } from "./otel-carriers.js";
-import { isQuiet, quietChildContext } from "./quiet-tracing.js";
+import { httpHeadersGetter } from "./internal/otel-carriers.js";
+import { isQuiet, quietChildContext } from "./internal/quiet-tracing.js";
 import { KIT_TRACER_NAME } from "./tracing.js";
 
 // Stable semantic-convention attribute names. Each is typed as the library's constant, whose type

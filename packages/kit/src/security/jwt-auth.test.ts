@@ -6,12 +6,12 @@ import { dummyV1 } from "@obfy/protos";
 import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
 import pino from "pino";
 import { tlsTargetOptions } from "../client/tls-target-options.js";
+import { createDevTokenIssuer, type DevTokenIssuer } from "../dev/dev-token-issuer.js";
 import {
   createClientCredentialsTokenSource,
   InsecureTokenTransportError,
   withBearerToken,
 } from "./bearer-credentials.js";
-import { createDevTokenIssuer, type DevTokenIssuer } from "./dev-token-issuer.js";
 import { createPythonStubs, type PythonStubs } from "./fixtures/python-client.js";
 import { type CallOutcome, executeOn, executeOnce, healthCheckOnce, startDummyServer } from "./fixtures/servers.js";
 import { createTestPki, type TestPki } from "./fixtures/test-pki.js";

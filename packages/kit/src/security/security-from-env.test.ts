@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { dummyV1 } from "@obfy/protos";
 import { tlsTargetOptions } from "../client/tls-target-options.js";
-import { createDevTokenIssuer, type DevTokenIssuer } from "./dev-token-issuer.js";
+import { createDevTokenIssuer, type DevTokenIssuer } from "../dev/dev-token-issuer.js";
 import { executeOn, healthCheckOnce, startDummyServer } from "./fixtures/servers.js";
 import { createTestPki, type TestPki } from "./fixtures/test-pki.js";
 import { createClientSecurity, createServerSecurity } from "./security-from-env.js";

@@ -8,13 +8,13 @@ import pino from "pino";
 import { ClientError } from "../client/client-error.js";
 import { createClient } from "../client/create-client.js";
 import { tlsTargetOptions } from "../client/tls-target-options.js";
+import { issueCertificate } from "../dev/dev-certificates.js";
 import { createAuthorizationInterceptor } from "./authorization.js";
-import { TlsConfigError } from "./certificate-file-provider.js";
-import { issueCertificate } from "./dev-certificates.js";
 import { createPythonStubs, type PythonStubs } from "./fixtures/python-client.js";
 import { clientHandshakeError, executeOn, executeOnce, servedSerial, startDummyServer } from "./fixtures/servers.js";
 import { createTestPki, type Pair, type TestPki } from "./fixtures/test-pki.js";
 import { createChannelCredentials, createServerCredentials, readTlsConfig, type TlsConfig } from "./tls.js";
+import { TlsConfigError } from "./tls-config-error.js";
 
 describe("readTlsConfig", () => {
   test("defaults to plaintext", () => {

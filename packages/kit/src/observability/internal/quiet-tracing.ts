@@ -1,4 +1,4 @@
-import { randomFillSync } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   type Context,
   context,
@@ -13,29 +13,11 @@ import {
   trace,
 } from "@opentelemetry/api";
 
-// Providers set up by setupTracing that export nothing. Through them no span can ever be seen,
-// so the kit's tracing interceptors skip span work entirely and only carry trace context along.
-const quietProviders = new WeakSet<TracerProvider>();
-
-// Random ids from a pool refilled by the CSPRNG every 4 KiB (one syscall per ~170 calls). The
-// OpenTelemetry SDK's RandomIdGenerator would do too, but importing the SDK for it costs a quiet
-// service tens of ms of start-up and megabytes it never otherwise needs.
-const POOL_BYTES = 4096;
-const pool = Buffer.allocUnsafe(POOL_BYTES);
-let poolOffset = POOL_BYTES;
-
 /** `bytes` random bytes as lowercase hex, never all zeros (an all-zero id is invalid in W3C Trace Context). */
 function randomHexId(bytes: number): string {
   for (;;) {
-    if (poolOffset + bytes > POOL_BYTES) {
-      randomFillSync(pool);
-      poolOffset = 0;
-    }
-    const start = poolOffset;
-    poolOffset += bytes;
-    for (let i = start; i < poolOffset; i++) {
-      if (pool[i] !== 0) return pool.toString("hex", start, poolOffset);
-    }
+    const id = randomBytes(bytes);
+    if (id.some((byte) => byte !== 0)) return id.toString("hex");
   }
 }
 
@@ -44,18 +26,13 @@ const ids = {
   generateSpanId: (): string => randomHexId(8),
 };
 
-/** Records that `provider` exports nothing (called by `setupTracing`). */
-export function markQuiet(provider: TracerProvider): void {
-  quietProviders.add(provider);
-}
-
 /**
  * Whether spans from `provider` can never be exported: a provider `setupTracing` built without an
  * exporter, directly or as the global provider's delegate. Anything else (another SDK setup, a
  * provider registered later) counts as recording, so tracing keeps its full behaviour there.
  */
 export function isQuiet(provider: TracerProvider): boolean {
-  return quietProviders.has(provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider);
+  return (provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider) instanceof QuietTracerProvider;
 }
 
 /**
@@ -118,10 +95,6 @@ class QuietTracer implements Tracer {
  */
 export class QuietTracerProvider implements TracerProvider {
   readonly #tracer = new QuietTracer();
-
-  constructor() {
-    markQuiet(this);
-  }
 
   getTracer(): Tracer {
     return this.#tracer;
