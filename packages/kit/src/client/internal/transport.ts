@@ -95,114 +95,96 @@ async function receiveAll(
 /**
  * The innermost step of a client chain: the grpc-js call itself, on the client's pooled channel,
  * whose service config makes grpc-js retry what the protos declare safe. Failures become
- * {@link ClientError}s carrying the response headers when the server had sent them.
+ * {@link ClientError}s carrying the response headers when the server had sent them; an error
+ * thrown by a request stream cancels the call and is what the call fails with.
  */
 export function createTransport(grpcClient: GrpcClient, method: GenericMethodDefinition): Next<ClientCall> {
   const path = method.path;
   const serialize = method.requestSerialize as (value: unknown) => Buffer;
   const deserialize = method.responseDeserialize;
-  const settle = (
-    resolve: (response: unknown) => void,
-    reject: (error: unknown) => void,
-    headers: () => Metadata | undefined,
-  ) => {
-    return (error: ServiceError | null, response?: unknown) => {
-      if (error) reject(ClientError.from(path, error, headers()));
-      else resolve(response);
-    };
+  const requestsOf = (call: ClientCall): AsyncIterable<unknown> => {
+    if (call.requests === undefined) throw new TypeError(`${path}: a client- or bidi-streaming call needs requests`);
+    return call.requests;
   };
 
-  if (!method.requestStream && !method.responseStream) {
+  if (!method.responseStream) {
+    // Unary and client streaming: one response, through grpc-js's callback.
     return (call) =>
       new Promise((resolve, reject) => {
         const aborted = abortedBeforeStart(call);
         if (aborted) return reject(aborted);
         let headers: Metadata | undefined;
-        let stopListening = () => {};
-        const done = settle(resolve, reject, () => headers);
-        const grpcCall = grpcClient.makeUnaryRequest(
-          path,
-          serialize,
-          deserialize,
-          call.request,
-          call.metadata,
-          { deadline: call.deadline },
-          (error: ServiceError | null, response?: unknown) => {
-            stopListening();
-            done(error, response);
-          },
-        );
-        grpcCall.on("metadata", (metadata: Metadata) => {
-          headers = metadata;
-        });
-        stopListening = cancelOnAbort(call.signal, grpcCall);
-      });
-  }
-  if (method.requestStream && !method.responseStream) {
-    return (call) =>
-      new Promise((resolve, reject) => {
-        const aborted = abortedBeforeStart(call);
-        if (aborted) return reject(aborted);
-        const requests = call.requests;
-        if (requests === undefined) return reject(new TypeError(`${path}: a client-streaming call needs requests`));
-        let headers: Metadata | undefined;
-        let stopListening = () => {};
         let finished = false;
         let requestError: unknown;
-        const done = settle(resolve, reject, () => headers);
-        const grpcCall = grpcClient.makeClientStreamRequest(
-          path,
-          serialize,
-          deserialize,
-          call.metadata,
-          { deadline: call.deadline },
-          (error: ServiceError | null, response?: unknown) => {
-            finished = true;
-            stopListening();
-            // A request stream that threw cancelled the call: report its error, not CANCELLED.
-            if (requestError !== undefined) reject(requestError);
-            else done(error, response);
-          },
-        );
+        let stopListening = () => {};
+        const callback = (error: ServiceError | null, response?: unknown) => {
+          finished = true;
+          stopListening();
+          if (requestError !== undefined) reject(requestError);
+          else if (error) reject(ClientError.from(path, error, headers));
+          else resolve(response);
+        };
+        const options = { deadline: call.deadline };
+        let grpcCall: { cancel(): void; on(event: "metadata", listener: (metadata: Metadata) => void): unknown };
+        if (method.requestStream) {
+          const stream = grpcClient.makeClientStreamRequest(
+            path,
+            serialize,
+            deserialize,
+            call.metadata,
+            options,
+            callback,
+          );
+          void pump(
+            requestsOf(call),
+            stream,
+            () => finished,
+            (error) => {
+              requestError = error;
+            },
+          );
+          grpcCall = stream;
+        } else {
+          grpcCall = grpcClient.makeUnaryRequest(
+            path,
+            serialize,
+            deserialize,
+            call.request,
+            call.metadata,
+            options,
+            callback,
+          );
+        }
         grpcCall.on("metadata", (metadata: Metadata) => {
           headers = metadata;
         });
         stopListening = cancelOnAbort(call.signal, grpcCall);
-        void pump(
-          requests,
-          grpcCall,
-          () => finished,
-          (error) => {
-            requestError = error;
-          },
-        );
       });
   }
-  if (!method.requestStream) {
-    return async (call) => {
-      const aborted = abortedBeforeStart(call);
-      if (aborted) throw aborted;
-      const grpcCall = grpcClient.makeServerStreamRequest(path, serialize, deserialize, call.request, call.metadata, {
-        deadline: call.deadline,
-      });
-      return receiveAll(call, grpcCall, () => undefined);
-    };
-  }
+  // Server and bidi streaming: responses through `call.receive`.
   return async (call) => {
     const aborted = abortedBeforeStart(call);
     if (aborted) throw aborted;
-    const requests = call.requests;
-    if (requests === undefined) throw new TypeError(`${path}: a bidi-streaming call needs requests`);
-    const grpcCall = grpcClient.makeBidiStreamRequest(path, serialize, deserialize, call.metadata, {
-      deadline: call.deadline,
-    });
+    const options = { deadline: call.deadline };
+    if (!method.requestStream) {
+      const grpcCall = grpcClient.makeServerStreamRequest(
+        path,
+        serialize,
+        deserialize,
+        call.request,
+        call.metadata,
+        options,
+      );
+      return receiveAll(call, grpcCall, () => undefined);
+    }
+    const grpcCall = grpcClient.makeBidiStreamRequest(path, serialize, deserialize, call.metadata, options);
     let finished = false;
     grpcCall.on("status", () => {
       finished = true;
     });
     let requestError: unknown;
     void pump(
-      requests,
+      requestsOf(call),
       grpcCall,
       () => finished,
       (error) => {
