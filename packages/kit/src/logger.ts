@@ -20,16 +20,6 @@ export interface CreateLoggerOptions {
 
 const LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
-/**
- * Bytes of JSON lines gathered before one write(2) to stdout (pino's own buffering, sonic-boom's
- * `minLength`), and the longest a line waits when traffic is light (`periodicFlush`). One write
- * per line was the largest single cost of the per-call log line: see the figures beside these
- * numbers in docs/performance.md ("The per-call log line").
- */
-const LOG_BUFFER_BYTES = 4096;
-/** Most time a buffered line waits before it is written when traffic is light, ms. */
-const LOG_FLUSH_INTERVAL_MS = 250;
-
 // pino-pretty (and its colour and date libraries) is only for people reading a terminal: loaded
 // on first use so a production process never pays its memory and start-up time. createRequire
 // keeps createLogger synchronous; pino-pretty is CommonJS.
@@ -44,11 +34,11 @@ function loadPretty(): PrettyFactory {
  * expect. Set `LOG_FORMAT=pretty` (or run in a terminal without `LOG_FORMAT=json`) for
  * human-readable lines; pretty printing runs in-process and synchronously so no line is lost on exit.
  *
- * JSON lines to stdout are buffered ({@link LOG_BUFFER_BYTES}, written at least every
- * {@link LOG_FLUSH_INTERVAL_MS}) and written asynchronously; pino writes what is left
+ * JSON lines go to stdout through pino's asynchronous destination: a line is written at once
+ * when no write is in flight, and the lines logged meanwhile go out together in the next write
+ * (so a busy server makes one write per batch, not per line). pino writes what is left
  * synchronously when the process exits, whether through `process.exit` (as after a graceful
- * shutdown or a fatal error) or because the event loop emptied. Only SIGKILL can lose the
- * buffer.
+ * shutdown or a fatal error) or because the event loop emptied. Only SIGKILL can lose lines.
  *
  * `LOG_LEVEL` picks the minimum level (`fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`).
  */
@@ -74,21 +64,12 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   return pino(base, stdout());
 }
 
-// One destination for every logger writing to stdout: they all write to fd 1, and one buffer
+// One destination for every logger writing to stdout: they all write to fd 1, and one stream
 // keeps their lines in order.
 let stdoutDestination: pino.DestinationStream | undefined;
 
-/**
- * pino's asynchronous destination for fd 1, buffered. pino registers it to be flushed
- * synchronously when the process exits, whether through `process.exit` or because the event
- * loop emptied; only SIGKILL can lose the buffer.
- */
+/** pino's asynchronous destination for fd 1; pino flushes it synchronously when the process exits. */
 function stdout(): pino.DestinationStream {
-  stdoutDestination ??= pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: LOG_BUFFER_BYTES,
-    periodicFlush: LOG_FLUSH_INTERVAL_MS,
-  });
+  stdoutDestination ??= pino.destination({ dest: 1, sync: false });
   return stdoutDestination;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   type Context,
   context,
@@ -13,11 +12,19 @@ import {
   trace,
 } from "@opentelemetry/api";
 
-/** `bytes` random bytes as lowercase hex, never all zeros (an all-zero id is invalid in W3C Trace Context). */
+const idBytes = Buffer.alloc(16);
+
+/**
+ * `bytes` random bytes as lowercase hex, never all zeros (an all-zero id is invalid in W3C Trace
+ * Context), made as the OpenTelemetry SDK's RandomIdGenerator makes them, from Math.random: trace
+ * and span ids must be unique, not secret. (crypto.randomBytes costs ≈ 5 µs per id on Node 26,
+ * this ≈ 0.1 µs: 1e6 ids of 8 bytes timed in a loop.)
+ */
 function randomHexId(bytes: number): string {
   for (;;) {
-    const id = randomBytes(bytes);
-    if (id.some((byte) => byte !== 0)) return id.toString("hex");
+    for (let i = 0; i < bytes; i += 4) idBytes.writeUInt32BE((Math.random() * 2 ** 32) >>> 0, i);
+    const id = idBytes.toString("hex", 0, bytes);
+    if (!/^0+$/.test(id)) return id;
   }
 }
 
