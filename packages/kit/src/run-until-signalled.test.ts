@@ -15,7 +15,7 @@ function capture() {
 describe("runUntilSignalled", () => {
   it("shuts down once on the first signal, ignores a second one, and resolves 0", async () => {
     const { logger, lines } = capture();
-    const listenersBefore = process.listenerCount("SIGUSR2");
+    const listenersBefore = process.listenerCount("SIGURG");
     let shutdowns = 0;
     let release: () => void = () => {};
     const done = runUntilSignalled(
@@ -28,15 +28,15 @@ describe("runUntilSignalled", () => {
           });
         },
       },
-      { signals: ["SIGUSR2"], exit: false },
+      { signals: ["SIGURG"], exit: false },
     );
-    process.emit("SIGUSR2", "SIGUSR2");
-    process.emit("SIGUSR2", "SIGUSR2");
+    process.emit("SIGURG", "SIGURG");
+    process.emit("SIGURG", "SIGURG");
     assert.equal(shutdowns, 1);
     assert.ok(lines.some((line) => line.msg.startsWith("Already shutting down")));
     release();
     assert.equal(await done, 0);
-    assert.equal(process.listenerCount("SIGUSR2"), listenersBefore, "its listeners are gone");
+    assert.equal(process.listenerCount("SIGURG"), listenersBefore, "its listeners are gone");
   });
 
   it("resolves 1 and logs when shutting down fails; onShutdown runs only after a good shutdown", async () => {
@@ -46,14 +46,14 @@ describe("runUntilSignalled", () => {
       { shutdown: () => Promise.reject(new Error("stuck")) },
       {
         logger,
-        signals: ["SIGUSR2"],
+        signals: ["SIGURG"],
         exit: false,
         onShutdown: () => {
           flushed = true;
         },
       },
     );
-    process.emit("SIGUSR2", "SIGUSR2");
+    process.emit("SIGURG", "SIGURG");
     assert.equal(await done, 1);
     assert.equal(flushed, false);
     assert.ok(lines.some((line) => line.msg === "Shutdown failed"));
