@@ -64,6 +64,20 @@ async function pump(
   }
 }
 
+/** Starts {@link pump}ing `call.requests` into `grpcCall`; returns what the request stream threw, once it has. */
+function sendRequests(
+  call: ClientCall,
+  grpcCall: ClientWritableStream<unknown> | ClientDuplexStream<unknown, unknown>,
+  finished: () => boolean,
+): () => unknown {
+  if (call.requests === undefined) throw new TypeError(`${call.method.path}: a streaming call needs requests`);
+  let requestError: unknown;
+  void pump(call.requests, grpcCall, finished, (error) => {
+    requestError = error;
+  });
+  return () => requestError;
+}
+
 /** Hands every response of `grpcCall` to `call.receive`; throws what the call failed with. */
 async function receiveAll(
   call: ClientCall,
@@ -102,10 +116,6 @@ export function createTransport(grpcClient: GrpcClient, method: GenericMethodDef
   const path = method.path;
   const serialize = method.requestSerialize as (value: unknown) => Buffer;
   const deserialize = method.responseDeserialize;
-  const requestsOf = (call: ClientCall): AsyncIterable<unknown> => {
-    if (call.requests === undefined) throw new TypeError(`${path}: a client- or bidi-streaming call needs requests`);
-    return call.requests;
-  };
 
   if (!method.responseStream) {
     // Unary and client streaming: one response, through grpc-js's callback.
@@ -115,12 +125,13 @@ export function createTransport(grpcClient: GrpcClient, method: GenericMethodDef
         if (aborted) return reject(aborted);
         let headers: Metadata | undefined;
         let finished = false;
-        let requestError: unknown;
+        let requestError: () => unknown = () => undefined;
         let stopListening = () => {};
         const callback = (error: ServiceError | null, response?: unknown) => {
           finished = true;
           stopListening();
-          if (requestError !== undefined) reject(requestError);
+          // A request stream that threw cancelled the call: report its error, not CANCELLED.
+          if (requestError() !== undefined) reject(requestError());
           else if (error) reject(ClientError.from(path, error, headers));
           else resolve(response);
         };
@@ -135,14 +146,7 @@ export function createTransport(grpcClient: GrpcClient, method: GenericMethodDef
             options,
             callback,
           );
-          void pump(
-            requestsOf(call),
-            stream,
-            () => finished,
-            (error) => {
-              requestError = error;
-            },
-          );
+          requestError = sendRequests(call, stream, () => finished);
           grpcCall = stream;
         } else {
           grpcCall = grpcClient.makeUnaryRequest(
@@ -182,15 +186,10 @@ export function createTransport(grpcClient: GrpcClient, method: GenericMethodDef
     grpcCall.on("status", () => {
       finished = true;
     });
-    let requestError: unknown;
-    void pump(
-      requestsOf(call),
+    return receiveAll(
+      call,
       grpcCall,
-      () => finished,
-      (error) => {
-        requestError = error;
-      },
+      sendRequests(call, grpcCall, () => finished),
     );
-    return receiveAll(call, grpcCall, () => requestError);
   };
 }
