@@ -60,15 +60,19 @@ export interface CallContext {
   readonly requestId: string;
   /** Absolute deadline in ms since the epoch; `Infinity` when the caller set none. */
   readonly deadline: number;
-  /** Aborted when the caller cancels, the deadline passes, or the server drains past its grace period. */
+  /**
+   * Aborted when the caller cancels, the deadline passes, or the server drains past its grace
+   * period. Created on first read: code that only needs to know whether the call ended early
+   * should read {@link CallContext.abortReason} instead, which costs nothing.
+   */
   readonly signal: AbortSignal;
   /**
    * Why the call was ended early: `Cancelled` (the caller cancelled), `DeadlineExceeded` or
    * `Unavailable` (the server drained past its grace period); `undefined` while it was not.
-   * The same value as `signal.reason` once the signal is aborted.
+   * The same value as `signal.reason` once the signal is aborted, without creating the signal.
    */
   readonly abortReason: GrpcError | undefined;
-  /** A pino logger bound to the method and request id. */
+  /** A pino logger bound to the method and request id (created on first read). */
   readonly log: Logger;
   /** Headers to send with the response; interceptors and handlers may add to them before the first message. */
   readonly responseHeaders: Metadata;
