@@ -3,7 +3,8 @@
 // Output goes to certs/ (gitignored) or $CERTS_DIR. See docs/security.md.
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createDevCertificates, DEFAULT_TRUST_DOMAIN } from "@obfy/kit";
+import { createDevCertificates } from "@obfy/kit/dev";
+import { DEFAULT_TRUST_DOMAIN } from "@obfy/kit/security";
 
 const HELP = `Usage: npm run certs -- [options]
 

@@ -4,7 +4,8 @@
 // Environment: DEV_ISSUER_HOST (127.0.0.1), DEV_ISSUER_PORT (8088), AUTH_AUDIENCE (recommendations),
 // DEV_CLIENTS (JSON {"id": {"secret": "...", "scopes": ["..."]}}; default: marketplace / marketplace-dev-secret
 // with scope recommendations.read), DEV_TOKEN_TTL_SECONDS (300). See docs/security.md.
-import { createDevTokenIssuer, type DevClient, envInt } from "@obfy/kit";
+import { envInt } from "@obfy/kit/core";
+import { createDevTokenIssuer, type DevClient } from "@obfy/kit/dev";
 
 const DEFAULT_CLIENTS: Record<string, DevClient> = {
   marketplace: { secret: "marketplace-dev-secret", scopes: ["recommendations.read"] },

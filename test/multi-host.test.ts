@@ -133,7 +133,7 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
   // calls in flight on it: those without response headers yet are retried by grpc-js; those whose
   // headers (and message) r2 had sent but not its trailers, which grpc-js has committed and never
   // retries, are re-issued once by the kit client (Recommend is NO_SIDE_EFFECTS; see
-  // packages/kit/src/client/reissue-interceptor.ts). So no shopper may see a failure, ever.
+  // packages/kit/src/client/internal/reissue-interceptor.ts). So no shopper may see a failure, ever.
   assert.equal(
     summary.failures,
     0,

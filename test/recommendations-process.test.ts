@@ -15,16 +15,14 @@ import {
   createChannelCredentials,
   createClient,
   createClientSecurity,
-  createDevCertificates,
-  createDevTokenIssuer,
   createLogger,
-  issueCertificate,
   parsePrometheusText,
   readTlsConfig,
   spiffeId,
   sumSamples,
   withBearerToken,
 } from "@obfy/kit";
+import { createDevCertificates, createDevTokenIssuer, issueCertificate } from "@obfy/kit/dev";
 import { healthV1, legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { type LoggedProcess, spawnLogged } from "./support/logged-process.js";
 import { logRecords } from "./support/pages.js";

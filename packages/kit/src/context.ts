@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import type {
   Metadata,
   ServerDuplexStream,
@@ -8,6 +7,10 @@ import type {
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { GrpcError } from "./errors.js";
+import { callStorage } from "./internal/call-storage.js";
+
+/** The header that carries a call's request id, in both directions. */
+export const REQUEST_ID_HEADER = "x-request-id";
 
 /** Any grpc-js server call object. */
 export type RawServerCall =
@@ -81,67 +84,11 @@ export interface CallContext {
   set<T>(key: ContextKey<T>, value: T): void;
 }
 
-const storage = new AsyncLocalStorage<CallContext>();
-
-// Interceptors that run the rest of the chain in an async context of their own which also holds
-// the call's CallContext (the server tracing interceptor: OpenTelemetry's context), and how to
-// read it back from there. When such an interceptor is the outermost, the server adapter does
-// not enter the kit's own AsyncLocalStorage at all: one AsyncLocalStorage instead of two means
-// one `run` fewer per call and half the async-hook work on every promise, tick and I/O callback.
-const carriers = new WeakSet<object>();
-let carriedLookup: (() => CallContext | undefined) | undefined;
-
 /**
- * Declares that `interceptor` runs the rest of the chain in an async context from which
- * `lookup` returns the call's {@link CallContext} (or, where it cannot make one current, runs it
- * through {@link runWithContext} itself). For the kit's server tracing interceptor.
+ * The context of the server call being handled on this async path, if any: what a client call
+ * made from a handler reads to propagate the deadline, cancellation and request id. The server
+ * runs each call's interceptors and handler inside that call's own context.
  */
-export function markContextCarrier(interceptor: object, lookup: () => CallContext | undefined): void {
-  carriers.add(interceptor);
-  carriedLookup = lookup;
-}
-
-/** True when `interceptor` carries the call context itself (see {@link markContextCarrier}). */
-export function carriesContext(interceptor: object | undefined): boolean {
-  return interceptor !== undefined && carriers.has(interceptor);
-}
-
-/** The context of the call being handled on this async path, if any (used for deadline and request-id propagation). */
 export function currentContext(): CallContext | undefined {
-  return storage.getStore() ?? carriedLookup?.();
-}
-
-/**
- * Runs `fn(...args)` with `context` as the current call context. Used by the server adapter;
- * passing arguments instead of a closure spares an allocation per call.
- */
-export function runWithContext<T, A extends unknown[] = []>(
-  context: CallContext,
-  fn: (...args: A) => T,
-  ...args: A
-): T {
-  return storage.run(context, fn, ...args);
-}
-
-// The per-call child loggers behind CallContext.log, so a pino mixin can tell them from other
-// loggers without reading `context.log` (which would create one for every call).
-const callLoggers = new WeakSet<object>();
-
-/** Marks `logger` as a call's own `context.log`. Used by the server adapter. */
-export function markCallLogger(logger: Logger): void {
-  callLoggers.add(logger);
-}
-
-/**
- * True when `logger` is some call's `context.log` (which already binds `method` and
- * `request_id`). For pino mixins: compare with this rather than with `currentContext().log`,
- * which would build a child logger on every line.
- */
-export function isCallLogger(logger: unknown): boolean {
-  return typeof logger === "object" && logger !== null && callLoggers.has(logger);
-}
-
-/** Milliseconds left before `context`'s deadline (`Infinity` when none); never negative. */
-export function remainingMs(context: Pick<CallContext, "deadline">, now: number = Date.now()): number {
-  return Math.max(0, context.deadline - now);
+  return callStorage.getStore();
 }

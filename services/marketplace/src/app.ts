@@ -1,9 +1,8 @@
 import { STATUS_CODES } from "node:http";
-import { createRequire } from "node:module";
 import { ClientError } from "@obfy/kit/client";
 import { createHttpTracingPlugin } from "@obfy/kit/http";
 import type { Metrics, Tracing } from "@obfy/kit/observability";
-import fastify, { type FastifyBaseLogger, type FastifyServerOptions, LogController } from "fastify";
+import fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
 import { CATEGORY_SLUGS, DEFAULT_CATEGORY, isCategorySlug } from "./categories.js";
 import { type HomepageContent, renderErrorPage, renderHomepage } from "./homepage.js";
@@ -62,28 +61,6 @@ const CLIENT_ERROR_MESSAGES: Readonly<Record<string, string>> = {
     "This form has expired or did not come from this site, so it was not saved. Reload the page and try again.",
 };
 
-type SchemaCompilers = NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
-type ValidatorFactory = NonNullable<SchemaCompilers["buildValidator"]>;
-type SerializerFactory = NonNullable<SchemaCompilers["buildSerializer"]>;
-
-// Fastify builds its JSON-schema compilers (ajv and fast-json-stringify, ~40 ms of start-up) as
-// soon as it is created, though no route here declares a schema. These factories load the very
-// same default compilers, from fastify's own dependencies, the first time a schema needs one.
-const requireFromFastify = createRequire(createRequire(import.meta.url).resolve("fastify"));
-/** Both compiler factories are called as `factory(externalSchemas, options)`. */
-type CompilerFactory = (externalSchemas: unknown, options: unknown) => unknown;
-function lazyFactory(packageName: string): CompilerFactory {
-  let factory: CompilerFactory | undefined;
-  return (externalSchemas, options) => {
-    factory ??= (requireFromFastify(packageName) as () => CompilerFactory)();
-    return factory(externalSchemas, options);
-  };
-}
-const lazySchemaCompilers: SchemaCompilers = {
-  buildValidator: lazyFactory("@fastify/ajv-compiler") as ValidatorFactory,
-  buildSerializer: lazyFactory("@fastify/fast-json-stringify-compiler") as SerializerFactory,
-};
-
 function errorField(error: unknown, field: "statusCode" | "code" | "message"): unknown {
   return typeof error === "object" && error !== null && field in error
     ? (error as Record<typeof field, unknown>)[field]
@@ -116,7 +93,6 @@ export async function createMarketplace(options: MarketplaceOptions) {
     // Let fastify.close() end idle keep-alive sockets so shutdown does not wait for browsers to hang up.
     forceCloseConnections: "idle",
     trustProxy: security.trustProxy,
-    schemaController: { compilersFactory: lazySchemaCompilers },
   });
 
   // First, so the scopes plugins open below (the preferences form) inherit it. Server errors

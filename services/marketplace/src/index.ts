@@ -22,7 +22,6 @@ export {
   recommendationsTarget,
 } from "./recommendations-client.js";
 export { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
-export { type ShutdownOnSignalOptions, shutdownOnSignal } from "./shutdown-on-signal.js";
 export {
   DEFAULT_MARKETPLACE_METRICS_PORT,
   DEFAULT_RECOMMENDATIONS_METRICS_PORT,

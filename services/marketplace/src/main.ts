@@ -1,9 +1,8 @@
 // Entry point of the Marketplace deployable: logger, process error handlers, start, shut down on a
 // signal. Everything else lives in startMarketplace (src/start-marketplace.ts), which tests call too.
 // Subpath imports: each loads only its part of the kit (see the kit's README, "Start-up").
-import { createLogger, type Logger } from "@obfy/kit/core";
+import { createLogger, type Logger, runUntilSignalled } from "@obfy/kit/core";
 import { createMetrics, installProcessErrorHandlers, traceLogMixin } from "@obfy/kit/observability";
-import { shutdownOnSignal } from "./shutdown-on-signal.js";
 import { startMarketplace } from "./start-marketplace.js";
 
 let logger: Logger;
@@ -18,12 +17,8 @@ try {
   const metrics = createMetrics();
   installProcessErrorHandlers(logger, metrics);
   const marketplace = await startMarketplace({ logger, metrics });
-  shutdownOnSignal({
-    logger,
-    graceMs: marketplace.graceMs,
-    close: () => marketplace.close(),
-    forceClose: () => marketplace.forceClose(),
-  });
+  // SIGTERM/SIGINT: drain requests (cut after SHUTDOWN_GRACE_SECONDS), close the rest, exit 0.
+  void runUntilSignalled(marketplace);
 } catch (error) {
   // Configuration and bind errors: one clear line, no stack trace.
   logger.fatal(`Cannot start: ${(error as Error).message}`);

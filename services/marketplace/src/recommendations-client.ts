@@ -1,6 +1,6 @@
 import { connectivityState } from "@grpc/grpc-js";
 import { type ClientOptions, createClient } from "@obfy/kit/client";
-import type { Logger } from "@obfy/kit/core";
+import { joinHostPort, type Logger } from "@obfy/kit/core";
 import { recommendationsV1 } from "@obfy/protos";
 import type { CategorySlug } from "./categories.js";
 import type { PageBook } from "./homepage.js";
@@ -46,10 +46,9 @@ export interface RecommendationsClient extends Recommendations {
 
 /** The gRPC target for `host:port`, bracketing IPv6 literals. */
 export function recommendationsTarget(host: string, port: number): string {
-  const hostPart = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   // dns:/// re-resolves the name when connections fail, and with round_robin spreads calls over
   // every address it returns (e.g. a headless Kubernetes Service).
-  return `dns:///${hostPart}:${port}`;
+  return `dns:///${joinHostPort(host, port)}`;
 }
 
 /**

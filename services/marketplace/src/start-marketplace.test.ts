@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
 import {
-  createDevCertificates,
   createMetrics,
   createServerSecurity,
   type DashboardSummary,
@@ -17,6 +16,7 @@ import {
   sumSamples,
   traceLogMixin,
 } from "@obfy/kit";
+import { createDevCertificates } from "@obfy/kit/dev";
 import { recommendationsV1 } from "@obfy/protos";
 import { createCaptureLogger } from "./fixtures/capture-logger.js";
 import { startTestRecommendationsServer, v1Books } from "./fixtures/recommendations-server.js";

@@ -1,4 +1,4 @@
-import { envBool, envInt, envString, type Logger } from "@obfy/kit/core";
+import { envBool, envInt, envString, httpOrigin, joinHostPort, type Logger } from "@obfy/kit/core";
 import { createDashboard, type Dashboard } from "@obfy/kit/dashboard";
 import {
   createGrpcClientTracingInterceptor,
@@ -46,15 +46,15 @@ export interface RunningMarketplace {
   readonly dashboard: Dashboard | undefined;
   /** `SHUTDOWN_GRACE_SECONDS` in ms: how long in-flight requests may run after a signal. */
   readonly graceMs: number;
+  /** The process logger, where `runUntilSignalled` reports the shutdown. */
+  readonly logger: Logger;
   /** Stops the app (draining in-flight requests), the gRPC channel, the dashboard, the admin server and tracing. */
   close(): Promise<void>;
-  /** Cuts every connection still open (after the grace period). */
-  forceClose(): void;
-}
-
-function originOf(host: string, port: number): string {
-  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
-  return `http://${urlHost}:${port}`;
+  /**
+   * {@link close}, but connections still open after `graceMs` are cut so a stuck request cannot
+   * hold the process; what `runUntilSignalled` calls on SIGTERM.
+   */
+  shutdown(): Promise<void>;
 }
 
 function metricsUrlFor(variable: string, value: string): string {
@@ -96,10 +96,10 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
   const logRequests = envBool(env, "LOG_REQUESTS", false);
   const security = readSecurityConfig(env);
   const metricsConfig = readMetricsConfig(env, DEFAULT_MARKETPLACE_METRICS_PORT);
-  const hostPart = recommendationsHost.includes(":") ? `[${recommendationsHost}]` : recommendationsHost;
   const recommendationsMetricsUrl = metricsUrlFor(
     "RECOMMENDATIONS_METRICS_URL",
-    env.RECOMMENDATIONS_METRICS_URL?.trim() || `http://${hostPart}:${DEFAULT_RECOMMENDATIONS_METRICS_PORT}/metrics`,
+    env.RECOMMENDATIONS_METRICS_URL?.trim() ||
+      `http://${joinHostPort(recommendationsHost, DEFAULT_RECOMMENDATIONS_METRICS_PORT)}/metrics`,
   );
   const clientLog = logger.child({ component: "recommendations-client" });
   const { credentials, tls } = createClientSecurity(env, { log: clientLog });
@@ -173,7 +173,7 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
     }
     const address = app.server.address();
     const boundPort = typeof address === "object" && address !== null ? address.port : port;
-    const url = originOf(host, boundPort);
+    const url = httpOrigin(host, boundPort);
     const adminUrl = metricsServer?.url;
     logger.info(
       {
@@ -193,8 +193,15 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
       metrics,
       dashboard,
       graceMs,
+      logger,
       close: stopAll,
-      forceClose: () => app.server.closeAllConnections(),
+      shutdown() {
+        const timer = setTimeout(() => {
+          logger.warn({ grace_ms: graceMs }, "Shutdown grace period over: closing remaining connections");
+          app.server.closeAllConnections();
+        }, graceMs);
+        return stopAll().finally(() => clearTimeout(timer));
+      },
     };
   } catch (error) {
     await stopAll().catch((stopError: unknown) => logger.warn({ err: stopError }, "cleanup after a failed start"));

@@ -1,4 +1,4 @@
-import { envString, type Logger, readServerConfig } from "@obfy/kit/core";
+import { envString, joinHostPort, type Logger, readServerConfig } from "@obfy/kit/core";
 import {
   createGrpcServerTracingInterceptor,
   createMetrics,
@@ -55,17 +55,13 @@ export interface RunningRecommendations {
   stop(): Promise<void>;
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** Runs `bind`; a failure names the variable to change, e.g. when the port is already taken. */
 async function bindOrExplain<T>(variable: string, host: string, port: number, bind: () => Promise<T>): Promise<T> {
   try {
     return await bind();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`${variable}: cannot listen on ${hostPort(host, port)}: ${reason}`, { cause: error });
+    throw new Error(`${variable}: cannot listen on ${joinHostPort(host, port)}: ${reason}`, { cause: error });
   }
 }
 
@@ -138,7 +134,7 @@ export async function startRecommendations(options: StartRecommendationsOptions)
     const metricsUrl = metricsServer === undefined ? undefined : `${metricsServer.url}/metrics`;
     logger.info(
       {
-        address: hostPort(config.host, port),
+        address: joinHostPort(config.host, port),
         port,
         tls_mode: tlsMode,
         // Who may call what (mTLS), and whether bearer tokens are checked too.
@@ -150,7 +146,7 @@ export async function startRecommendations(options: StartRecommendationsOptions)
         reflection: config.reflection,
         tracing_export: tracing.exporting,
       },
-      `${STARTED_MESSAGE}: gRPC on ${hostPort(config.host, port)} (TLS ${tlsMode}), ` +
+      `${STARTED_MESSAGE}: gRPC on ${joinHostPort(config.host, port)} (TLS ${tlsMode}), ` +
         `metrics ${metricsUrl ?? "off"}, health probe ${probeServer === undefined ? "off" : `port ${probeServer.port}`}, ` +
         `reflection ${config.reflection ? "on" : "off"}`,
     );

@@ -24,6 +24,8 @@ export interface ClientErrorOptions {
   metadata?: Metadata;
   /** The underlying error (e.g. the grpc-js `ServiceError`). */
   cause?: unknown;
+  /** The response headers the server sent before the call failed, if it sent any. */
+  responseHeaders?: Metadata;
 }
 
 /**
@@ -44,6 +46,12 @@ export class ClientError extends Error {
   readonly metadata: Metadata;
   /** Full method path, e.g. `/bookstore.recommendations.v1.RecommendationsService/Recommend`. */
   readonly method: string;
+  /**
+   * The response headers the server sent before the call failed; `undefined` when it failed
+   * before any (refused, unreachable, or a trailers-only error). When set, a handler had
+   * started answering: it may have done its work.
+   */
+  readonly responseHeaders: Metadata | undefined;
 
   constructor(method: string, code: status, details: string, options: ClientErrorOptions = {}) {
     const name = status[code] ?? String(code);
@@ -57,6 +65,7 @@ export class ClientError extends Error {
     this.details = details;
     this.metadata = options.metadata ?? new Metadata();
     this.method = method;
+    this.responseHeaders = options.responseHeaders;
   }
 
   /** The status name, e.g. `UNAVAILABLE`. */
@@ -66,14 +75,18 @@ export class ClientError extends Error {
 
   /**
    * Wraps what a grpc-js call failed with. A grpc-js `ServiceError` becomes a ClientError with the
-   * same code, details and metadata; anything else is returned unchanged (it is not a gRPC status).
+   * same code, details and metadata (and the `responseHeaders` received before it); anything else
+   * is returned unchanged (it is not a gRPC status).
    */
-  static from(method: string, error: unknown): unknown {
+  static from(method: string, error: unknown, responseHeaders?: Metadata): unknown {
     if (error instanceof ClientError) return error;
     if (isServiceError(error)) {
       // No `cause`: the grpc-js error's message repeats the full details, and error serializers
       // print causes, which would bring back the stack trace the summary keeps out.
-      return new ClientError(method, error.code, error.details, { metadata: error.metadata });
+      return new ClientError(method, error.code, error.details, {
+        metadata: error.metadata,
+        ...(responseHeaders === undefined ? {} : { responseHeaders }),
+      });
     }
     return error;
   }

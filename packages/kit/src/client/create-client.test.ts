@@ -4,10 +4,11 @@ import { describe, it, type TestContext } from "node:test";
 import { connectivityState, Metadata, type ServerUnaryCall, status } from "@grpc/grpc-js";
 import { dummyV1, recommendationsV1 } from "@obfy/protos";
 import { GrpcError, isServiceError } from "../errors.js";
-import { pooledChannelCount } from "./channel-pool.js";
 import { ClientError } from "./client-error.js";
-import { type CallOptions, createClient } from "./create-client.js";
+import type { CallOptions } from "./client-options.js";
+import { createClient } from "./create-client.js";
 import { capturingLogger, dummyServer, listen, type PlainServer, silentLogger } from "./fixtures/plain-servers.js";
+import { pooledChannelCount } from "./internal/channel-pool.js";
 
 type DummyRequest = dummyV1.DummyRequest;
 type DummyResponse = dummyV1.DummyResponse;

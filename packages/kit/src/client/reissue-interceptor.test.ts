@@ -9,10 +9,11 @@ import { describe, it, type TestContext } from "node:test";
 import { Metadata, Server, type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import { dummyV1, recommendationsV1 } from "@obfy/protos";
 import { Registry } from "prom-client";
+import { REQUEST_ID_HEADER } from "../context.js";
 import { createGrpcClientMetricsInterceptor } from "../observability/grpc-client-metrics.js";
-import { REQUEST_ID_HEADER } from "../server/method-handler.js";
 import { ClientError } from "./client-error.js";
-import { type ClientOptions, createClient } from "./create-client.js";
+import type { ClientOptions } from "./client-options.js";
+import { createClient } from "./create-client.js";
 import { capturingLogger, dummyServer, listen, silentLogger } from "./fixtures/plain-servers.js";
 
 /**

@@ -6,7 +6,7 @@ import { dummyV1, recommendationsV1 } from "@obfy/protos";
 import { ClientError } from "./client-error.js";
 import { createClient } from "./create-client.js";
 import { dummyServer, listen, reserveFreePort, silentLogger } from "./fixtures/plain-servers.js";
-import { idempotentMethodPaths } from "./service-config.js";
+import { idempotentMethodPaths } from "./internal/service-config.js";
 
 type RecommendHandler = handleUnaryCall<recommendationsV1.RecommendRequest, recommendationsV1.RecommendResponse>;
 

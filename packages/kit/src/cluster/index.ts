@@ -1,3 +1,12 @@
-export { answerMetricsRequests, collectClusterMetrics, WORKER_METRICS_TIMEOUT_MS } from "./cluster-metrics.js";
-export * from "./run-cluster.js";
-export * from "./workers-config.js";
+// Several worker processes of one service behind one port (`@obfy/kit/cluster`).
+export {
+  type ClusterEvent,
+  type ClusterPrimary,
+  type RestartPolicy,
+  type RunClusterOptions,
+  runCluster,
+  WORKER_INDEX_ENV,
+  type WorkerInfo,
+  type WorkerStarted,
+} from "./run-cluster.js";
+export { MAX_WORKERS, readWorkers } from "./workers-config.js";

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Registry } from "prom-client";
 import { createLogger, type Logger } from "../logger.js";
 import { type MetricsServer, startMetricsServer } from "../observability/metrics-server.js";
-import { answerMetricsRequests, collectClusterMetrics } from "./cluster-metrics.js";
+import { answerMetricsRequests, collectClusterMetrics } from "./internal/cluster-metrics.js";
 
 /** Environment variable the primary sets on each worker: its slot, 1..workers, kept across restarts. */
 export const WORKER_INDEX_ENV = "OBFY_CLUSTER_WORKER_INDEX";

@@ -1,5 +1,5 @@
 import { Aborted, DeadlineExceeded, GrpcError, InvalidArgument, Unavailable } from "../errors.js";
-import { callNext, type ServerInterceptor } from "../interceptor.js";
+import type { ServerInterceptor } from "../interceptor.js";
 
 /** Node.js socket and DNS error codes that mean the server cannot be reached. */
 const NETWORK_CODES = new Set([
@@ -96,12 +96,15 @@ export function grpcErrorForDatabaseError(error: unknown, name: string): GrpcErr
  */
 export function createDatabaseErrorInterceptor(options: { readonly name: string }): ServerInterceptor {
   const { name } = options;
-  return (next) => (call) =>
-    callNext(next, call).then(undefined, (error: unknown) => {
+  return (next) => async (call) => {
+    try {
+      return await next(call);
+    } catch (error) {
       const mapped = grpcErrorForDatabaseError(error, name);
       if (mapped !== undefined && mapped !== error) {
         call.context.log.debug({ err: error, grpc_code: mapped.codeName }, "Database error");
       }
       throw mapped ?? error;
-    });
+    }
+  };
 }

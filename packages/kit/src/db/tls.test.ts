@@ -11,7 +11,7 @@ import { after, before, it } from "node:test";
 import { sql } from "kysely";
 import pg from "pg";
 import { databaseUrl, type EmbeddedPostgres, startEmbeddedPostgres } from "../../../../scripts/embedded-postgres.mjs";
-import { createCertificateAuthority, issueCertificate } from "../security/dev-certificates.js";
+import { createCertificateAuthority, issueCertificate } from "../dev/dev-certificates.js";
 import { readDatabaseConfig } from "./config.js";
 import { createDatabase } from "./create-database.js";
 import { captureLogs } from "./fixtures/bookshop.js";

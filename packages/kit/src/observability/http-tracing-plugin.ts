@@ -12,8 +12,8 @@ import {
 import type { FastifyPluginCallback, FastifyRequest, RouteHandlerMethod } from "fastify";
 import fp from "fastify-plugin";
 import { httpMethodLabel, httpRouteLabel, UNMATCHED_ROUTE } from "./http-metrics-plugin.js";
-import { httpHeadersGetter } from "./otel-carriers.js";
-import { isQuiet, quietChildContext } from "./quiet-tracing.js";
+import { httpHeadersGetter } from "./internal/otel-carriers.js";
+import { isQuiet, quietChildContext } from "./internal/quiet-tracing.js";
 import { KIT_TRACER_NAME } from "./tracing.js";
 
 // Stable semantic-convention attribute names. Each is typed as the library's constant, whose type
@@ -32,11 +32,6 @@ export interface HttpTracingPluginOptions {
   tracerProvider?: TracerProvider;
 }
 
-interface RequestTrace {
-  readonly span: Span;
-  readonly context: Context;
-}
-
 /**
  * Creates a fastify plugin that traces every request: `onRequest` extracts `traceparent` from
  * the HTTP headers and starts a SERVER span (`GET /books/:id`, with `http.request.method`,
@@ -52,15 +47,16 @@ interface RequestTrace {
  */
 export function createHttpTracingPlugin(options: HttpTracingPluginOptions = {}): FastifyPluginCallback {
   const provider = options.tracerProvider ?? trace.getTracerProvider();
-  if (isQuiet(provider)) return quietHttpTracingPlugin();
+  const quiet = isQuiet(provider);
   const tracer = provider.getTracer(KIT_TRACER_NAME);
-  const traces = new WeakMap<FastifyRequest, RequestTrace>();
+  // Each request's context, and its span unless quiet.
+  const contexts = new WeakMap<FastifyRequest, Context>();
+  const spans = new WeakMap<FastifyRequest, Span>();
 
   const end = (request: FastifyRequest, statusCode: number | undefined): void => {
-    const current = traces.get(request);
-    if (current === undefined) return;
-    traces.delete(request);
-    const { span } = current;
+    const span = spans.get(request);
+    if (span === undefined) return;
+    spans.delete(request);
     // The route is known only after routing, which happens after onRequest for 404s.
     const route = httpRouteLabel(request);
     if (route !== UNMATCHED_ROUTE) {
@@ -81,55 +77,6 @@ export function createHttpTracingPlugin(options: HttpTracingPluginOptions = {}):
     app.addHook("onRoute", (route) => {
       const handler = route.handler;
       const traced: RouteHandlerMethod = function (this: typeof app, request, reply) {
-        const current = traces.get(request);
-        if (current === undefined) return handler.call(this, request, reply);
-        return context.with(current.context, handler, this, request, reply);
-      };
-      route.handler = traced;
-    });
-    app.addHook("onRequest", (request, _reply, hookDone) => {
-      const parent = propagation.extract(ROOT_CONTEXT, request.headers, httpHeadersGetter);
-      const method = httpMethodLabel(request.method);
-      const route = request.routeOptions.url;
-      const span = tracer.startSpan(
-        route === undefined ? method : `${method} ${route}`,
-        {
-          kind: SpanKind.SERVER,
-          attributes: {
-            [ATTR_HTTP_REQUEST_METHOD]: method,
-            [ATTR_URL_PATH]: request.url.split("?", 1)[0],
-            [ATTR_URL_SCHEME]: request.protocol,
-          },
-        },
-        parent,
-      );
-      traces.set(request, { span, context: trace.setSpan(parent, span) });
-      hookDone();
-    });
-    app.addHook("onError", (request, _reply, error, hookDone) => {
-      traces.get(request)?.span.recordException(error);
-      hookDone();
-    });
-    app.addHook("onResponse", (request, reply, hookDone) => {
-      end(request, reply.statusCode);
-      hookDone();
-    });
-    app.addHook("onRequestAbort", (request, hookDone) => {
-      end(request, undefined);
-      hookDone();
-    });
-    done();
-  };
-  return fp(plugin, { name: "obfy-http-tracing", fastify: "5.x" });
-}
-
-/** The plugin for a provider that exports nothing: context only, no span, no response hooks. */
-function quietHttpTracingPlugin(): FastifyPluginCallback {
-  const contexts = new WeakMap<FastifyRequest, Context>();
-  const plugin: FastifyPluginCallback = (app, _options, done) => {
-    app.addHook("onRoute", (route) => {
-      const handler = route.handler;
-      const traced: RouteHandlerMethod = function (this: typeof app, request, reply) {
         const current = contexts.get(request);
         if (current === undefined) return handler.call(this, request, reply);
         return context.with(current, handler, this, request, reply);
@@ -137,15 +84,47 @@ function quietHttpTracingPlugin(): FastifyPluginCallback {
       route.handler = traced;
     });
     app.addHook("onRequest", (request, _reply, hookDone) => {
-      // Most page views carry no trace context: skip the propagator then, as the quiet gRPC
-      // server interceptor does.
+      // Most page views carry no trace context: skip the propagator then.
       const parent =
         request.headers.traceparent === undefined
           ? ROOT_CONTEXT
           : propagation.extract(ROOT_CONTEXT, request.headers, httpHeadersGetter);
-      contexts.set(request, quietChildContext(parent, trace.getSpanContext(parent)));
+      if (quiet) {
+        contexts.set(request, quietChildContext(parent, trace.getSpanContext(parent)));
+      } else {
+        const method = httpMethodLabel(request.method);
+        const route = request.routeOptions.url;
+        const span = tracer.startSpan(
+          route === undefined ? method : `${method} ${route}`,
+          {
+            kind: SpanKind.SERVER,
+            attributes: {
+              [ATTR_HTTP_REQUEST_METHOD]: method,
+              [ATTR_URL_PATH]: request.url.split("?", 1)[0],
+              [ATTR_URL_SCHEME]: request.protocol,
+            },
+          },
+          parent,
+        );
+        spans.set(request, span);
+        contexts.set(request, trace.setSpan(parent, span));
+      }
       hookDone();
     });
+    if (!quiet) {
+      app.addHook("onError", (request, _reply, error, hookDone) => {
+        spans.get(request)?.recordException(error);
+        hookDone();
+      });
+      app.addHook("onResponse", (request, reply, hookDone) => {
+        end(request, reply.statusCode);
+        hookDone();
+      });
+      app.addHook("onRequestAbort", (request, hookDone) => {
+        end(request, undefined);
+        hookDone();
+      });
+    }
     done();
   };
   return fp(plugin, { name: "obfy-http-tracing", fastify: "5.x" });

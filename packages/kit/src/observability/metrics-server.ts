@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { envString } from "../config.js";
+import { httpOrigin } from "../host-port.js";
 
 /**
  * An extra route on the metrics server. Returns true when it handled the request (and wrote the
@@ -77,11 +78,10 @@ export async function startMetricsServer(options: StartMetricsServerOptions): Pr
     });
   });
   const { port } = server.address() as AddressInfo;
-  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
     port,
-    url: `http://${urlHost}:${port}`,
+    url: httpOrigin(host, port),
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

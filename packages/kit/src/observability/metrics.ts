@@ -1,11 +1,9 @@
-import type { Interceptor } from "@grpc/grpc-js";
 import type { FastifyPluginCallback } from "fastify";
-import { type Counter, collectDefaultMetrics, Registry } from "prom-client";
-import type { ServerInterceptor } from "../interceptor.js";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+import type { ClientInterceptor, ServerInterceptor } from "../interceptor.js";
 import { createGrpcClientMetricsInterceptor } from "./grpc-client-metrics.js";
 import { createGrpcServerMetricsInterceptor } from "./grpc-server-metrics.js";
 import { createHttpMetricsPlugin } from "./http-metrics-plugin.js";
-import { counter } from "./prom-helpers.js";
 
 /** Options for {@link createMetrics}. */
 export interface CreateMetricsOptions {
@@ -32,8 +30,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** Kit server interceptor for `grpc_server_*`; pass in `createServer({ outerInterceptors })`. */
   readonly grpcServerInterceptor: ServerInterceptor;
-  /** grpc-js client interceptor for `grpc_client_*`; pass in `createClient({ interceptors })`. */
-  readonly grpcClientInterceptor: Interceptor;
+  /** Client interceptor for `grpc_client_*`; pass in `createClient({ interceptors })`. */
+  readonly grpcClientInterceptor: ClientInterceptor;
   /** Fastify plugin for `http_server_request_duration_seconds`; register it before the routes. */
   readonly httpPlugin: FastifyPluginCallback;
   /** `process_unhandled_errors_total{kind}`: uncaught exceptions and unhandled rejections. */
@@ -52,7 +50,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     collectDefaultMetrics({ register: registry, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
   }
   let server: ServerInterceptor | undefined;
-  let client: Interceptor | undefined;
+  let client: ClientInterceptor | undefined;
   let http: FastifyPluginCallback | undefined;
   let unhandled: Counter<"kind"> | undefined;
   return {
@@ -70,12 +68,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       return http;
     },
     get unhandledErrors() {
-      unhandled ??= counter(
-        registry,
-        "process_unhandled_errors_total",
-        "Uncaught exceptions and unhandled promise rejections, by kind.",
-        ["kind"],
-      );
+      unhandled ??= new Counter({
+        name: "process_unhandled_errors_total",
+        help: "Uncaught exceptions and unhandled promise rejections, by kind.",
+        labelNames: ["kind"],
+        registers: [registry],
+      });
       return unhandled;
     },
   };

@@ -1,5 +1,6 @@
 import { context, isSpanContextValid, trace } from "@opentelemetry/api";
-import { currentContext, isCallLogger } from "../context.js";
+import { currentContext } from "../context.js";
+import { isCallLogger } from "../internal/call-storage.js";
 
 /** Fields {@link traceLogMixin} adds to a log line. */
 export interface TraceLogFields {

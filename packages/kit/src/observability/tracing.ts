@@ -1,39 +1,18 @@
 import { createRequire } from "node:module";
-import { context, propagation, type TextMapPropagator, type TracerProvider, trace } from "@opentelemetry/api";
+import { context, propagation, type TracerProvider, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import type { ExportResult } from "@opentelemetry/core";
+import { type ExportResult, ExportResultCode, W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-node";
-import { QuietTracerProvider } from "./quiet-tracing.js";
+import { QuietTracerProvider } from "./internal/quiet-tracing.js";
 
 // The OpenTelemetry SDK (sdk-trace-node/base, resources, semantic conventions) is required only
 // by a service that exports spans: a quiet one gets a QuietTracerProvider built on the API, and
 // saves ~40 ms of start-up and ~4 MB. These packages are CommonJS, so a synchronous require keeps
 // setupTracing synchronous.
 const require = createRequire(import.meta.url);
-type Core = typeof import("@opentelemetry/core");
 type SdkTraceNode = typeof import("@opentelemetry/sdk-trace-node");
 type Resources = typeof import("@opentelemetry/resources");
 type SemanticConventions = typeof import("@opentelemetry/semantic-conventions");
-
-/**
- * The module of `@opentelemetry/core` that defines its W3CTraceContextPropagator. The package's
- * index loads all of core and the whole CommonJS build of the semantic conventions (~30 ms and
- * ~2 MB of every service's start-up); this one file loads in ~3 ms. core has no `exports` map, so
- * the path is reachable; a test checks it still defines the very class the index exports, and
- * should a release move it, the index is used instead.
- */
-const W3C_PROPAGATOR_MODULE = "@opentelemetry/core/build/src/trace/W3CTraceContextPropagator";
-
-/** A new W3C Trace Context propagator from @opentelemetry/core (see {@link W3C_PROPAGATOR_MODULE}). */
-function createW3CPropagator(): TextMapPropagator {
-  let module: Pick<Core, "W3CTraceContextPropagator">;
-  try {
-    module = require(W3C_PROPAGATOR_MODULE) as Pick<Core, "W3CTraceContextPropagator">;
-  } catch {
-    module = require("@opentelemetry/core") as Core;
-  }
-  return new module.W3CTraceContextPropagator();
-}
 
 /** What setupTracing's providers offer besides getTracer. */
 type FlushableTracerProvider = TracerProvider & { forceFlush(): Promise<void>; shutdown(): Promise<void> };
@@ -83,7 +62,7 @@ class LazyOtlpExporter implements SpanExporter {
       (exporter) => exporter.export(spans, resultCallback),
       (error: unknown) =>
         resultCallback({
-          code: (require("@opentelemetry/core") as Core).ExportResultCode.FAILED,
+          code: ExportResultCode.FAILED,
           error: error instanceof Error ? error : new Error(String(error)),
         }),
     );
@@ -162,7 +141,7 @@ export function setupTracing(options: SetupTracingOptions): Tracing {
   const contextManager = new AsyncLocalStorageContextManager();
   const ownsContext = context.setGlobalContextManager(contextManager.enable());
   if (!ownsContext) contextManager.disable();
-  const ownsPropagator = propagation.setGlobalPropagator(createW3CPropagator());
+  const ownsPropagator = propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const ownsProvider = trace.setGlobalTracerProvider(provider);
 
   let stopping: Promise<void> | undefined;

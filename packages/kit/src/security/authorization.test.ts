@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { status } from "@grpc/grpc-js";
 import { dummyV1 } from "@obfy/protos";
+import { tlsTargetOptions } from "../client/tls-target-options.js";
 import {
   authorize,
   createAuthorizationInterceptor,
@@ -87,6 +88,7 @@ describe("authorization over mTLS (real sockets, grpc-js and Python)", () => {
         keyFile: pair.keyFile,
         reloadIntervalMs: 60_000,
       }),
+      tlsTargetOptions(target),
     );
     clients.push(client);
     return client;
@@ -178,8 +180,16 @@ describe("authorization over mTLS (real sockets, grpc-js and Python)", () => {
     t.after(() => kitOnly.server.shutdown());
     const credentials = (pair: Pair) =>
       createChannelCredentials({ mode: "mtls", caFile: pki.ca.certFile, ...pair, reloadIntervalMs: 60_000 });
-    const marketplace = new dummyV1.DummyServiceClient(kitOnly.target, credentials(pki.marketplace));
-    const reporting = new dummyV1.DummyServiceClient(kitOnly.target, credentials(pki.other));
+    const marketplace = new dummyV1.DummyServiceClient(
+      kitOnly.target,
+      credentials(pki.marketplace),
+      tlsTargetOptions(kitOnly.target),
+    );
+    const reporting = new dummyV1.DummyServiceClient(
+      kitOnly.target,
+      credentials(pki.other),
+      tlsTargetOptions(kitOnly.target),
+    );
     clients.push(marketplace, reporting);
     assert.equal((await executeOn(marketplace, "whoami")).output, "marketplace");
     assert.equal((await executeOn(reporting, "whoami")).code, "PERMISSION_DENIED");

@@ -8,8 +8,7 @@ import {
 } from "@grpc/grpc-js";
 import { PermissionDenied, Unauthenticated } from "../errors.js";
 import type { ServerInterceptor } from "../interceptor.js";
-import { DEFAULT_TRUST_DOMAIN } from "./dev-certificates.js";
-import { certificateIdentity, type PeerIdentity, peerIdentityKey } from "./peer-identity.js";
+import { certificateIdentity, DEFAULT_TRUST_DOMAIN, type PeerIdentity, peerIdentityKey } from "./peer-identity.js";
 
 /**
  * Who may call what. `allow` maps an identity name (see {@link PeerIdentity.name}; `"*"` = any
@@ -49,7 +48,7 @@ export class AuthzPolicyError extends Error {
 }
 
 /** Checks the shape of a parsed policy; `source` names where it came from in error messages. */
-export function parseAuthzPolicy(value: unknown, source = "authorization policy"): AuthzPolicy {
+function parseAuthzPolicy(value: unknown, source = "authorization policy"): AuthzPolicy {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new AuthzPolicyError(`${source} must be a JSON object like {"allow": {"marketplace": ["/pkg.Service/*"]}}`);
   }

@@ -9,7 +9,7 @@ export class InsecureTokenTransportError extends Error {
 }
 
 /** Call credentials that add `authorization: Bearer <token>` to every call, asking `getToken` each time. */
-export function createBearerCallCredentials(getToken: TokenSource): CallCredentials {
+function createBearerCallCredentials(getToken: TokenSource): CallCredentials {
   return CallCredentials.createFromMetadataGenerator((_options, callback) => {
     Promise.resolve()
       .then(getToken)

@@ -5,12 +5,13 @@ import { ChannelCredentials } from "@grpc/grpc-js";
 import { dummyV1 } from "@obfy/protos";
 import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
 import pino from "pino";
+import { tlsTargetOptions } from "../client/tls-target-options.js";
+import { createDevTokenIssuer, type DevTokenIssuer } from "../dev/dev-token-issuer.js";
 import {
   createClientCredentialsTokenSource,
   InsecureTokenTransportError,
   withBearerToken,
 } from "./bearer-credentials.js";
-import { createDevTokenIssuer, type DevTokenIssuer } from "./dev-token-issuer.js";
 import { createPythonStubs, type PythonStubs } from "./fixtures/python-client.js";
 import { type CallOutcome, executeOn, executeOnce, healthCheckOnce, startDummyServer } from "./fixtures/servers.js";
 import { createTestPki, type TestPki } from "./fixtures/test-pki.js";
@@ -130,6 +131,7 @@ describe("JWT bearer tokens over TLS (real sockets)", () => {
     client = new dummyV1.DummyServiceClient(
       target,
       createChannelCredentials({ mode: "tls", caFile: pki.ca.certFile, reloadIntervalMs: 60_000 }),
+      tlsTargetOptions(target),
     );
   });
   after(async () => {
@@ -315,7 +317,7 @@ describe("development token issuer (OAuth2 client credentials) with a remote JWK
     });
     const first = await getToken();
     assert.equal(await getToken(), first, "cached until shortly before expiry");
-    const client = new dummyV1.DummyServiceClient(target, withBearerToken(tls(), getToken));
+    const client = new dummyV1.DummyServiceClient(target, withBearerToken(tls(), getToken), tlsTargetOptions(target));
     try {
       assert.deepEqual(await executeOn(client, "whoami"), { ok: true, code: "OK", details: "", output: "marketplace" });
     } finally {
@@ -329,7 +331,7 @@ describe("development token issuer (OAuth2 client credentials) with a remote JWK
       clientId: "catalog",
       clientSecret: "other",
     });
-    const client = new dummyV1.DummyServiceClient(target, withBearerToken(tls(), getToken));
+    const client = new dummyV1.DummyServiceClient(target, withBearerToken(tls(), getToken), tlsTargetOptions(target));
     try {
       assert.equal((await executeOn(client, "x")).code, "PERMISSION_DENIED");
     } finally {

@@ -49,7 +49,7 @@ export interface JwtPrincipal {
 export const jwtPrincipalKey = createContextKey<JwtPrincipal | undefined>(undefined, "jwt principal");
 
 /** Scopes from `scope` (space-separated, RFC 8693/9068) and `scp` (array or string, some IdPs). */
-export function scopesOf(claims: JWTPayload): Set<string> {
+function scopesOf(claims: JWTPayload): Set<string> {
   const scopes = new Set<string>();
   for (const value of [claims.scope, claims.scp]) {
     const list = typeof value === "string" ? value.split(" ") : Array.isArray(value) ? value : [];
@@ -59,7 +59,7 @@ export function scopesOf(claims: JWTPayload): Set<string> {
 }
 
 /** The scopes `path` needs under `required` (most specific key first). */
-export function scopesFor(required: RequiredScopes, path: string): readonly string[] {
+function scopesFor(required: RequiredScopes, path: string): readonly string[] {
   const service = path.split("/")[1] ?? "";
   return required[path] ?? required[`/${service}/*`] ?? required["*"] ?? [];
 }

@@ -1,6 +1,13 @@
 import type { PeerCertificate } from "node:tls";
 import { type CallContext, createContextKey } from "../context.js";
-import { DEFAULT_TRUST_DOMAIN } from "./dev-certificates.js";
+
+/** The default SPIFFE trust domain of our workload identities. */
+export const DEFAULT_TRUST_DOMAIN = "online-books";
+
+/** The SPIFFE ID we give a workload, e.g. `spiffe://online-books/marketplace`. */
+export function spiffeId(name: string, trustDomain: string = DEFAULT_TRUST_DOMAIN): string {
+  return `spiffe://${trustDomain}/${name}`;
+}
 
 /**
  * Who is calling, as established by the transport (client certificate) or by a verified token.
@@ -36,7 +43,7 @@ export function getPeerIdentity(context: Pick<CallContext, "get">): PeerIdentity
  * values containing separators as JSON strings (`URI:"a, b"`), so a naive split on commas would
  * let a crafted SAN smuggle in a second entry.
  */
-export function parseSubjectAltNames(value: string | undefined): Array<{ type: string; value: string }> {
+function parseSubjectAltNames(value: string | undefined): Array<{ type: string; value: string }> {
   const entries: Array<{ type: string; value: string }> = [];
   if (!value) return entries;
   let i = 0;

@@ -1,4 +1,5 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { joinHostPort } from "../host-port.js";
 
 /** Something that can register the grpc.health.v1 service on a server, e.g. the kit's `KitHealth`. */
 export interface HealthRegistrar {
@@ -22,10 +23,6 @@ export interface ProbeServer {
   close(): Promise<void>;
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /**
  * Serves ONLY grpc.health.v1 (Check, Watch, List) over plaintext on its own port, for
  * Kubernetes' built-in gRPC probes, which cannot speak TLS. The business API stays on the TLS
@@ -37,7 +34,7 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
   options.health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
-      hostPort(options.host ?? "0.0.0.0", options.port),
+      joinHostPort(options.host ?? "0.0.0.0", options.port),
       ServerCredentials.createInsecure(),
       (error, p) => (error ? reject(error) : resolve(p)),
     );

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { dummyV1 } from "@obfy/protos";
-import { createDevTokenIssuer, type DevTokenIssuer } from "./dev-token-issuer.js";
+import { tlsTargetOptions } from "../client/tls-target-options.js";
+import { createDevTokenIssuer, type DevTokenIssuer } from "../dev/dev-token-issuer.js";
 import { executeOn, healthCheckOnce, startDummyServer } from "./fixtures/servers.js";
 import { createTestPki, type TestPki } from "./fixtures/test-pki.js";
 import { createClientSecurity, createServerSecurity } from "./security-from-env.js";
@@ -44,7 +45,7 @@ describe("security from environment variables", () => {
     return started.target;
   };
   const client = (target: string, env: NodeJS.ProcessEnv) => {
-    const c = new dummyV1.DummyServiceClient(target, createClientSecurity(env).credentials);
+    const c = new dummyV1.DummyServiceClient(target, createClientSecurity(env).credentials, tlsTargetOptions(target));
     cleanups.push(() => c.close());
     return c;
   };

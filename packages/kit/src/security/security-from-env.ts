@@ -8,9 +8,14 @@ import {
   readAuthzPolicy,
 } from "./authorization.js";
 import { createClientCredentialsTokenSource, withBearerToken } from "./bearer-credentials.js";
-import type { CertificateFileProviderOptions } from "./certificate-file-provider.js";
 import { createJwtAuthInterceptor, JwtConfigError, readJwtAuthConfig } from "./jwt-auth.js";
-import { createChannelCredentials, createServerCredentials, readTlsConfig, type TlsConfig } from "./tls.js";
+import {
+  type CredentialsOptions,
+  createChannelCredentials,
+  createServerCredentials,
+  readTlsConfig,
+  type TlsConfig,
+} from "./tls.js";
 
 /** Everything a server's `main.ts` needs for transport security and caller checks. */
 export interface ServerSecurity {
@@ -28,7 +33,7 @@ export interface ServerSecurity {
 /** Options for {@link createServerSecurity} and {@link createClientSecurity}. */
 export interface SecurityFromEnvOptions {
   /** Logs certificate reloads and unusable files (a pino logger fits). */
-  readonly log?: CertificateFileProviderOptions["log"];
+  readonly log?: CredentialsOptions["log"];
 }
 
 /**

@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { after, before, describe, test } from "node:test";
-import { ChannelCredentials } from "@grpc/grpc-js";
+import { join } from "node:path";
+import { after, before, describe, type TestContext, test } from "node:test";
+import { ChannelCredentials, status } from "@grpc/grpc-js";
 import { dummyV1 } from "@obfy/protos";
+import pino from "pino";
+import { ClientError } from "../client/client-error.js";
+import { createClient } from "../client/create-client.js";
+import { tlsTargetOptions } from "../client/tls-target-options.js";
+import { issueCertificate } from "../dev/dev-certificates.js";
 import { createAuthorizationInterceptor } from "./authorization.js";
-import { TlsConfigError } from "./certificate-file-provider.js";
 import { createPythonStubs, type PythonStubs } from "./fixtures/python-client.js";
 import { clientHandshakeError, executeOn, executeOnce, servedSerial, startDummyServer } from "./fixtures/servers.js";
 import { createTestPki, type Pair, type TestPki } from "./fixtures/test-pki.js";
 import { createChannelCredentials, createServerCredentials, readTlsConfig, type TlsConfig } from "./tls.js";
+import { TlsConfigError } from "./tls-config-error.js";
 
 describe("readTlsConfig", () => {
   test("defaults to plaintext", () => {
@@ -164,6 +170,61 @@ describe("mTLS server over real sockets (grpc-js and Python grpcio clients)", ()
   });
 });
 
+describe("TLS to an IP address (Node 26 refuses it as the TLS server name)", () => {
+  let pki: TestPki;
+  before(async () => {
+    pki = await createTestPki();
+  });
+  after(() => pki.remove());
+
+  const serve = async (t: TestContext, pair: Pair) => {
+    const credentials = createServerCredentials({ mode: "tls", ...pair, reloadIntervalMs: 60_000 });
+    const started = await startDummyServer({ credentials });
+    t.after(() => started.server.shutdown());
+    return started.port;
+  };
+  const call = async (t: TestContext, target: string) => {
+    const client = createClient(dummyV1.DummyServiceService, target, {
+      credentials: createChannelCredentials({ mode: "tls", caFile: pki.ca.certFile, reloadIntervalMs: 60_000 }),
+      logger: pino({ level: "silent" }),
+      retry: false,
+    });
+    t.after(() => client.close());
+    return client.execute({ input: "hello" }, { timeoutMs: 5000 });
+  };
+
+  test("is verified against the certificate's IP address SANs", async (t) => {
+    // pki.server names localhost, 127.0.0.1 and ::1.
+    const port = await serve(t, pki.server);
+    assert.equal((await call(t, `127.0.0.1:${port}`)).output, "hello");
+    assert.equal((await call(t, `ipv4:127.0.0.1:${port}`)).output, "hello");
+    assert.equal((await call(t, `localhost:${port}`)).output, "hello");
+  });
+
+  test("a certificate without that IP address is refused, as strictly as a wrong host name", async (t) => {
+    const dnsOnly = { certFile: join(pki.dir, "dns-only.pem"), keyFile: join(pki.dir, "dns-only.key") };
+    await issueCertificate({ ca: pki.ca, ...dnsOnly, commonName: "127.0.0.1", hosts: ["localhost"], usage: "server" });
+    const port = await serve(t, dnsOnly);
+    assert.equal((await call(t, `localhost:${port}`)).output, "hello");
+    await assert.rejects(call(t, `127.0.0.1:${port}`), (error: unknown) => {
+      assert.ok(error instanceof ClientError);
+      assert.equal(error.code, status.UNAVAILABLE);
+      assert.match(error.details, /IP: 127\.0\.0\.1 is not in the cert's list/);
+      return true;
+    });
+  });
+
+  test("only IP-address targets get the server name override", () => {
+    assert.deepEqual(tlsTargetOptions("127.0.0.1:50051"), { "grpc.ssl_target_name_override": "127.0.0.1." });
+    assert.deepEqual(tlsTargetOptions("dns:///10.0.0.7:50051"), { "grpc.ssl_target_name_override": "10.0.0.7." });
+    assert.deepEqual(tlsTargetOptions("ipv4:10.0.0.7:1,10.0.0.8:1"), { "grpc.ssl_target_name_override": "10.0.0.7." });
+    assert.deepEqual(tlsTargetOptions("ipv6:[::1]:50051"), { "grpc.ssl_target_name_override": "::1." });
+    assert.deepEqual(tlsTargetOptions("dns:///recommendations:50051"), {});
+    assert.deepEqual(tlsTargetOptions("localhost:50051"), {});
+    assert.deepEqual(tlsTargetOptions("unix:/run/recommendations.sock"), {});
+  });
+});
+
 function pem(pair: Pair): { cert: string; key: string } {
   return { cert: pair.certFile, key: pair.keyFile };
 }
@@ -196,6 +257,7 @@ describe("certificate rotation", () => {
     const client = new dummyV1.DummyServiceClient(
       target,
       createChannelCredentials({ mode: "tls", caFile: pki.ca.certFile, reloadIntervalMs: 60_000 }),
+      tlsTargetOptions(target),
     );
     t.after(() => client.close());
 

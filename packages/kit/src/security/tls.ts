@@ -11,8 +11,8 @@ import {
   type CertificateFileProvider,
   type CertificateFileProviderOptions,
   createCertificateFileProvider,
-  TlsConfigError,
-} from "./certificate-file-provider.js";
+} from "./internal/certificate-file-provider.js";
+import { TlsConfigError } from "./tls-config-error.js";
 
 /**
  * Transport security, configured by the same variables on both sides of a connection:

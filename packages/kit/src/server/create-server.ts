@@ -3,13 +3,15 @@ import { type ChannelOptions, Server, ServerCredentials, type UntypedServiceImpl
 import { descriptorSetPath as defaultDescriptorSetPath } from "@obfy/protos";
 import { readServerConfig, type ServerConfig } from "../config.js";
 import { Unavailable } from "../errors.js";
+import { joinHostPort } from "../host-port.js";
 import type { ServerInterceptor } from "../interceptor.js";
 import { createLogger, type Logger } from "../logger.js";
-import { CallTracker } from "./call-tracker.js";
+import { createExceptionToStatusInterceptor } from "./exception-to-status.js";
 import { type HealthControl, KitHealth } from "./health.js";
+import { CallTracker } from "./internal/call-tracker.js";
+import { createMethodHandler } from "./internal/method-handler.js";
+import { addReflection } from "./internal/reflection.js";
 import { createLoggingInterceptor } from "./logging-interceptor.js";
-import { createMethodHandler } from "./method-handler.js";
-import { addReflection } from "./reflection.js";
 import type { KitService } from "./service.js";
 
 /** The status message of calls still running when the shutdown grace period ends. */
@@ -70,10 +72,6 @@ export interface KitServer {
   shutdown(): Promise<void>;
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /**
  * Builds a gRPC server for `services` without listening. Every call runs through the kit's
  * interceptors, outermost first:
@@ -105,10 +103,11 @@ export function createServer(options: CreateServerOptions): KitServer {
   }
   const raw = new Server({ ...channelOptions, ...options.grpcOptions });
   const tracker = new CallTracker();
+  // The order documented above (and in the README): outermost first.
   const interceptors: ServerInterceptor[] = [
     ...(options.outerInterceptors ?? []),
-    // Logging with exception-to-status fused into it (same order, one step fewer per call).
-    createLoggingInterceptor({ logger, statusErrors: true }),
+    createLoggingInterceptor(logger),
+    createExceptionToStatusInterceptor(),
     ...(options.interceptors ?? []),
   ];
 
@@ -179,7 +178,7 @@ export function createServer(options: CreateServerOptions): KitServer {
     async listen(host = config.host, port = config.port) {
       if (shuttingDown) throw new Error("Cannot listen: the server is shutting down");
       const bound = await new Promise<number>((resolve, reject) => {
-        raw.bindAsync(hostPort(host, port), options.credentials ?? ServerCredentials.createInsecure(), (err, p) =>
+        raw.bindAsync(joinHostPort(host, port), options.credentials ?? ServerCredentials.createInsecure(), (err, p) =>
           err ? reject(err) : resolve(p),
         );
       });

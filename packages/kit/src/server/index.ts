@@ -1,9 +1,23 @@
-export { CallTracker, type TrackedCall } from "./call-tracker.js";
-export * from "./create-server.js";
+// The gRPC server side: createServer, defineService, health, graceful shutdown and the kit's
+// own server interceptors (`@obfy/kit/server`).
+
+// Also in `@obfy/kit/core`, for processes that serve no gRPC.
+export { type GracefulShutdown, type RunUntilSignalledOptions, runUntilSignalled } from "../run-until-signalled.js";
+export { type CreateServerOptions, createServer, type KitServer, SHUTTING_DOWN_MESSAGE } from "./create-server.js";
 export { createExceptionToStatusInterceptor } from "./exception-to-status.js";
-export { type HealthControl, KitHealth, type ServingStatus } from "./health.js";
-export { createLoggingInterceptor, type LoggingInterceptorOptions, levelForCode } from "./logging-interceptor.js";
-export { methodInfo, REQUEST_ID_HEADER, requestIdFrom } from "./method-handler.js";
-export { HEALTH_SERVICE_NAME, REFLECTION_SERVICE_NAMES } from "./reflection.js";
-export * from "./run-until-signalled.js";
-export * from "./service.js";
+export type { HealthControl, ServingStatus } from "./health.js";
+export { createLoggingInterceptor, levelForCode } from "./logging-interceptor.js";
+export {
+  type BidiStreamingMethodImplementation,
+  type ClientStreamingMethodImplementation,
+  defineService,
+  type GenericMethodDefinition,
+  type GenericServiceDefinition,
+  type KitService,
+  type MethodImplementation,
+  type RequestOf,
+  type ResponseOf,
+  type ServerStreamingMethodImplementation,
+  type ServiceImplementation,
+  type UnaryMethodImplementation,
+} from "./service.js";

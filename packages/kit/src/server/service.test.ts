@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { dummyV1 } from "@obfy/protos";
-import { defineService, methodKind, parseMethodPath } from "./service.js";
+import { methodInfo, methodKind } from "../internal/method-info.js";
+import { defineService } from "./service.js";
 
 const echo = {
   execute: (request: dummyV1.DummyRequest) => ({ output: request.input }),
@@ -38,8 +39,19 @@ describe("defineService", () => {
   });
 
   it("parses method paths and kinds", () => {
-    assert.deepEqual(parseMethodPath("/a.b.C/D"), { service: "a.b.C", name: "D" });
-    assert.throws(() => parseMethodPath("nope"), /Invalid gRPC method path/);
+    const info = methodInfo({ path: "/a.b.C/D", requestStream: false, responseStream: true });
+    assert.deepEqual(info, {
+      path: "/a.b.C/D",
+      service: "a.b.C",
+      name: "D",
+      kind: "server_stream",
+      requestStream: false,
+      responseStream: true,
+    });
+    assert.throws(
+      () => methodInfo({ path: "nope", requestStream: false, responseStream: false }),
+      /Invalid gRPC method path/,
+    );
     assert.equal(methodKind({ requestStream: true, responseStream: false }), "client_stream");
   });
 });

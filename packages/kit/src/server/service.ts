@@ -1,4 +1,5 @@
 import type { CallContext, MethodKind } from "../context.js";
+import { methodInfo } from "../internal/method-info.js";
 
 /**
  * The shape of one method in a ts-proto `outputServices=grpc-js` service definition. Only what
@@ -72,19 +73,6 @@ export interface KitService {
   readonly methods: readonly KitMethod[];
 }
 
-/** The method kind from a definition's stream flags. */
-export function methodKind(definition: Pick<GenericMethodDefinition, "requestStream" | "responseStream">): MethodKind {
-  if (definition.requestStream) return definition.responseStream ? "bidi_stream" : "client_stream";
-  return definition.responseStream ? "server_stream" : "unary";
-}
-
-/** Splits `/pkg.Service/Method` into service and method names. */
-export function parseMethodPath(path: string): { service: string; name: string } {
-  const match = /^\/([^/]+)\/([^/]+)$/.exec(path);
-  if (!match?.[1] || !match[2]) throw new Error(`Invalid gRPC method path ${JSON.stringify(path)}`);
-  return { service: match[1], name: match[2] };
-}
-
 /**
  * Pairs a ts-proto grpc-js service definition with its handlers, checking at compile time that
  * every method is implemented with the right kind and message types:
@@ -107,7 +95,7 @@ export function defineService<const D extends GenericServiceDefinition>(
   for (const key of Object.keys(definition)) {
     const method = definition[key];
     if (!method) continue;
-    const service = parseMethodPath(method.path).service;
+    const { service, kind } = methodInfo(method);
     if (name !== undefined && name !== service) {
       throw new Error(`Service definition mixes services ${name} and ${service}`);
     }
@@ -115,7 +103,7 @@ export function defineService<const D extends GenericServiceDefinition>(
     // The implementation's exact type was checked against D above; the adapter only needs the erased shape.
     const handler = (implementation as Readonly<Record<string, ErasedHandler | undefined>>)[key];
     if (typeof handler !== "function") throw new Error(`No handler for ${method.path} (key "${key}")`);
-    methods.push({ key, definition: method, kind: methodKind(method), handler: handler.bind(implementation) });
+    methods.push({ key, definition: method, kind, handler: handler.bind(implementation) });
   }
   if (name === undefined) throw new Error("Service definition has no methods");
   return { name, methods };

@@ -3,4 +3,13 @@
  * grpc_interceptor.testing. Import from `@obfy/kit/testing`.
  * @packageDocumentation
  */
-export * from "./dummy-client.js";
+export {
+  createDummyService,
+  type DummyCallOptions,
+  type DummyClient,
+  type DummyClientOptions,
+  dummyClient,
+  raises,
+  type SpecialCase,
+  type SpecialCases,
+} from "./dummy-client.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Registry } from "prom-client";
-import { createGrpcMethodMetrics } from "../grpc-method-metrics.js";
+import { createGrpcMetricFamilies } from "../internal/grpc-metric-families.js";
 import { parsePrometheusText } from "../prometheus-text.js";
 import { histogramQuantile, seriesStats, snapshotFromText } from "./dashboard-model.js";
 
@@ -51,22 +51,22 @@ describe("seriesStats", () => {
   it("computes rates, error rate and latency per method from real prom-client output, surviving a restart", async () => {
     const registry = new Registry();
     // The server interceptor's families, fed as calls feed them (the numbers a scrape publishes).
-    const families = createGrpcMethodMetrics(registry, "server", {
+    const families = createGrpcMetricFamilies(registry, "server", {
       started: "s",
       handled: "h",
       received: "r",
       sent: "s",
       seconds: "t",
     });
-    const method = families.stats("unary", "s.Svc", "M");
+    const labels = { grpc_type: "unary", grpc_service: "s.Svc", grpc_method: "M" };
     const first = snapshotFromText(await registry.metrics(), 0);
     for (let i = 0; i < 18; i++) {
-      method.handled[0] = (method.handled[0] ?? 0) + 1;
-      families.observe(method, 0.004);
+      families.handled.inc({ ...labels, grpc_code: "OK" });
+      families.seconds.observe(labels, 0.004);
     }
     for (let i = 0; i < 2; i++) {
-      method.handled[5] = (method.handled[5] ?? 0) + 1;
-      families.observe(method, 0.2);
+      families.handled.inc({ ...labels, grpc_code: "NOT_FOUND" });
+      families.seconds.observe(labels, 0.2);
     }
     const second = snapshotFromText(await registry.metrics(), 2000);
     const [stats] = seriesStats(first, second);
@@ -78,7 +78,7 @@ describe("seriesStats", () => {
     assert.deepEqual(stats?.outcomes, { OK: 9, NOT_FOUND: 1 });
 
     registry.resetMetrics();
-    method.handled[0] = (method.handled[0] ?? 0) + 4;
+    families.handled.inc({ ...labels, grpc_code: "OK" }, 4);
     const afterRestart = snapshotFromText(await registry.metrics(), 4000);
     assert.equal(seriesStats(second, afterRestart)[0]?.rps, 2, "a counter that went down restarted from zero");
   });

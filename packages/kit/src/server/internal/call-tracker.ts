@@ -1,4 +1,4 @@
-import type { GrpcError } from "../errors.js";
+import type { GrpcError } from "../../errors.js";
 
 /** A call the server is running, as the tracker sees it. */
 export interface TrackedCall {

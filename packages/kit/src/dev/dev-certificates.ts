@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { DEFAULT_TRUST_DOMAIN, spiffeId } from "../security/peer-identity.js";
 
 const run = promisify(execFile);
 
@@ -262,14 +263,6 @@ export interface DevCertificates {
   readonly ca: CertificateAuthority;
   readonly server: { readonly certFile: string; readonly keyFile: string };
   readonly client: { readonly certFile: string; readonly keyFile: string };
-}
-
-/** The default SPIFFE trust domain of our workload identities. */
-export const DEFAULT_TRUST_DOMAIN = "online-books";
-
-/** The SPIFFE ID we give a workload, e.g. `spiffe://online-books/marketplace`. */
-export function spiffeId(name: string, trustDomain: string = DEFAULT_TRUST_DOMAIN): string {
-  return `spiffe://${trustDomain}/${name}`;
 }
 
 async function readCertificate(file: string): Promise<X509Certificate | undefined> {

@@ -3,14 +3,10 @@ import { type FSWatcher, readFileSync, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { experimental } from "@grpc/grpc-js";
+import { TlsConfigError } from "../tls-config-error.js";
 
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
-
-/** A configuration problem with TLS files or variables; the message names the variable or file to fix. */
-export class TlsConfigError extends Error {
-  override readonly name = "TlsConfigError";
-}
 
 /** Options for {@link createCertificateFileProvider}. */
 export interface CertificateFileProviderOptions {

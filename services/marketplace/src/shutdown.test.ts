@@ -1,76 +1,11 @@
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { describe, it } from "node:test";
 import { recommendationsV1 } from "@obfy/protos";
 import { createMarketplace } from "./app.js";
 import { createCaptureLogger } from "./fixtures/capture-logger.js";
 import { startTestRecommendationsServer, v1Books } from "./fixtures/recommendations-server.js";
 import { createRecommendationsClient } from "./recommendations-client.js";
-import { shutdownOnSignal } from "./shutdown-on-signal.js";
-
-describe("shutdownOnSignal", () => {
-  it("closes once on the first signal, exits 0, and ignores a second signal", async () => {
-    const { logger, lines } = createCaptureLogger();
-    const target = new EventEmitter();
-    let closes = 0;
-    let release: () => void = () => {};
-    const exits: number[] = [];
-    const exited = new Promise<void>((resolve) => {
-      shutdownOnSignal({
-        logger,
-        target,
-        graceMs: 60_000,
-        close: () => {
-          closes++;
-          return new Promise<void>((r) => {
-            release = r;
-          });
-        },
-        exit: (code) => {
-          exits.push(code);
-          resolve();
-        },
-      });
-    });
-    target.emit("SIGTERM", "SIGTERM");
-    target.emit("SIGINT", "SIGINT");
-    assert.equal(closes, 1);
-    assert.ok(lines.some((l) => l.msg.startsWith("Already shutting down")));
-    release();
-    await exited;
-    assert.deepEqual(exits, [0]);
-  });
-
-  it("exits 1 when closing fails, and force-closes after the grace period", async (t) => {
-    const { logger, lines } = createCaptureLogger();
-    const target = new EventEmitter();
-    let forced = false;
-    let fail: (error: Error) => void = () => {};
-    const exited = new Promise<number>((resolve) => {
-      shutdownOnSignal({
-        logger,
-        target,
-        graceMs: 10,
-        close: () =>
-          new Promise<void>((_, reject) => {
-            fail = reject;
-          }),
-        forceClose: () => {
-          forced = true;
-          fail(new Error("stuck request"));
-        },
-        exit: resolve,
-      });
-    });
-    // The grace timer is unref'd (it must not keep a finished process alive); hold the loop open meanwhile.
-    const keepAlive = setInterval(() => {}, 1000);
-    t.after(() => clearInterval(keepAlive));
-    target.emit("SIGINT", "SIGINT");
-    assert.equal(await exited, 1);
-    assert.ok(forced);
-    assert.ok(lines.some((l) => l.msg === "Shutdown failed"));
-  });
-});
+import { startMarketplace } from "./start-marketplace.js";
 
 describe("closing the Marketplace", () => {
   it("finishes a request in flight and refuses new connections", async (t) => {
@@ -106,5 +41,42 @@ describe("closing the Marketplace", () => {
     assert.match(page.body, /<li>The Maltese Falcon<\/li>/);
     await assert.rejects(fetch(`${address}/`), /fetch failed/);
     assert.equal(server.requests[0]?.category, recommendationsV1.BookCategory.BOOK_CATEGORY_MYSTERY);
+  });
+
+  it("shutdown() cuts a request still open after SHUTDOWN_GRACE_SECONDS, and the rest still closes", async (t) => {
+    let arrived: () => void = () => {};
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const server = await startTestRecommendationsServer(() => {
+      arrived();
+      return { delayMs: 20_000, books: [] };
+    });
+    t.after(() => server.shutdown());
+    const { logger, lines } = createCaptureLogger();
+    const marketplace = await startMarketplace({
+      logger,
+      env: {
+        HOST: "127.0.0.1",
+        PORT: "0",
+        METRICS_PORT: "off",
+        SHUTDOWN_GRACE_SECONDS: "1",
+        RECOMMENDATIONS_HOST: "127.0.0.1",
+        RECOMMENDATIONS_PORT: String(server.port),
+        RECOMMENDATIONS_TIMEOUT_MS: "30000",
+      },
+    });
+    const stuck = fetch(`${marketplace.url}/`).then(
+      (response) => response.status,
+      () => "cut",
+    );
+    await requestArrived;
+    const started = performance.now();
+    await marketplace.shutdown();
+    const waited = performance.now() - started;
+    assert.equal(await stuck, "cut");
+    assert.ok(waited >= 900 && waited < 10_000, `shutdown took ${Math.round(waited)} ms with a 1 s grace period`);
+    assert.ok(lines.some((line) => line.msg === "Shutdown grace period over: closing remaining connections"));
+    await assert.rejects(fetch(`${marketplace.url}/`), /fetch failed/);
   });
 });

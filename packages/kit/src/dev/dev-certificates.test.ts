@@ -4,8 +4,8 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { identityFromCertificate } from "../security/peer-identity.js";
 import { createDevCertificates } from "./dev-certificates.js";
-import { identityFromCertificate } from "./peer-identity.js";
 
 const cert = async (file: string) => new X509Certificate(await readFile(file));
 
