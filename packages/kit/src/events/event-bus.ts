@@ -77,6 +77,8 @@ export interface EventBus<DB> {
   close(): Promise<void>;
   /** The dead letters of this service's queues (or any queue, by name). */
   readonly deadLetters: DeadLetters;
+  /** The queues this bus consumes: the service's subscription queue (if it subscribes) and its task queues. */
+  queues(): string[];
 }
 
 /** How often old sent outbox rows and old processed ids are deleted. */
@@ -212,6 +214,11 @@ export function createEventBus<DB>(options: CreateEventBusOptions<DB>): EventBus
     service,
     transport: config.transport,
     deadLetters: deadLettersOf(transport),
+
+    queues: () => [
+      ...(subscriptions.size > 0 ? [subscriptionQueue(service)] : []),
+      ...[...tasks.keys()].map((name) => taskQueue(name)),
+    ],
 
     publish: (trx, type, data, publishOptions = {}) => record("event", trx, type, data, publishOptions),
     enqueue: (trx, type, data, publishOptions = {}) => record("task", trx, type, data, publishOptions),

@@ -28,6 +28,7 @@ export {
   type OpenDeadLettersOptions,
   openDeadLetters,
 } from "./dead-letters.js";
+export { createDeadLettersService, type DeadLettersServiceOptions } from "./dead-letters-service.js";
 export {
   type CreateEventBusOptions,
   createEventBus,

@@ -1,0 +1,45 @@
+import { createLogger, type Logger } from "../logger.js";
+import { createMetrics } from "../observability/metrics.js";
+import { installProcessErrorHandlers } from "../observability/process-error-handlers.js";
+import { traceLogMixin } from "../observability/trace-log-mixin.js";
+import { runUntilSignalled } from "../run-until-signalled.js";
+import { type ServiceDefinition, startService } from "./start-service.js";
+
+/**
+ * What a store service's `main.ts` calls: starts the service from `process.env` and runs it until
+ * SIGTERM or SIGINT, then stops it in order and exits 0. A configuration, database or bind error
+ * at start is one `fatal` line without a stack trace (`Cannot start: DATABASE_URL must be set`),
+ * then exit 1.
+ *
+ * ```ts
+ * // services/catalog/src/main.ts
+ * import { runService } from "@obfy/kit/service";
+ * import { catalogService } from "./app.js";
+ * await runService(catalogService);
+ * ```
+ */
+export async function runService<DB>(definition: ServiceDefinition<DB>): Promise<void> {
+  let logger: Logger;
+  try {
+    logger = createLogger({ name: definition.name, mixin: traceLogMixin });
+  } catch (error) {
+    process.stderr.write(`${definition.name}: cannot start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  const metrics = createMetrics();
+  installProcessErrorHandlers(logger, metrics);
+  try {
+    const service = await startService(definition, { logger, metrics });
+    // The server drains first; stop() then closes the rest (and waits for that same drain).
+    await runUntilSignalled(service.server, { logger, onShutdown: () => service.stop() });
+  } catch (error) {
+    logger.fatal(
+      { cause: (error as Error).cause === undefined ? undefined : String((error as Error).cause) },
+      `Cannot start: ${(error as Error).message}`,
+    );
+    // Let pino's asynchronous destination write the line before the process goes.
+    logger.flush?.();
+    setTimeout(() => process.exit(1), 50).unref();
+    await new Promise(() => {});
+  }
+}
