@@ -94,7 +94,8 @@ describe("each service starts on its own", () => {
     assert.match(page.body, /<h1>Science fiction books you may like<\/h1>/);
     assert.ok(page.body.includes(UNAVAILABLE_NOTICE));
     assert.deepEqual(listItems(page.body), []);
-    assert.ok(page.ms < 1500, `took ${Math.round(page.ms)} ms`);
+    // An answer, not a hang: the call to the absent service fails fast (its deadline is far longer).
+    assert.ok(page.ms < 5000, `took ${Math.round(page.ms)} ms`);
     await stopGracefully(service);
   });
 

@@ -39,8 +39,8 @@ export * as googleRpcErrorDetails from "./gen/google/rpc/error_details.js";
 export * as googleRpcStatus from "./gen/google/rpc/status.js";
 export * as healthV1 from "./gen/grpc/health/v1/health.js";
 export * as deadLettersV1 from "./gen/kit/events/v1/dead_letters.js";
+export * as kitTestingEventsV1 from "./gen/kit/testing/events/v1/events.js";
 export * as dummyV1 from "./gen/kit/testing/v1/dummy.js";
-export * as kitTestingEventsV1 from "./gen/kit/testing/v1/events.js";
 export * as legacyRecommendations from "./gen/legacy/recommendations.js";
 
 /**

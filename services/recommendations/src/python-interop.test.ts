@@ -36,6 +36,11 @@ describe("Python grpcio client", () => {
       `--grpc_python_out=${stubs}`,
       "legacy/recommendations.proto",
       "bookstore/recommendations/v1/recommendations.proto",
+      // Its imports, as a Python user generates them too.
+      "bookstore/auth/v1/auth.proto",
+      "bookstore/common/v1/money.proto",
+      "google/api/annotations.proto",
+      "google/api/http.proto",
     ]);
 
     const server = createRecommendationsServer({
