@@ -12,14 +12,10 @@
 /** Flags every service runs with. */
 export const COMMON_NODE_FLAGS = Object.freeze(["--enable-source-maps"]);
 
-const EXTRA = Object.freeze({
-  recommendations: Object.freeze([]),
-  marketplace: Object.freeze([]),
-});
+/** Flags only some services run with, by name (none today; one with a measurement beside it). */
+const EXTRA = Object.freeze({});
 
 /** The node flags of `services/<name>`, in the order its CMD and start script list them. */
 export function serviceNodeFlags(name) {
-  const extra = EXTRA[name];
-  if (extra === undefined) throw new Error(`no node flags defined for service "${name}"`);
-  return [...COMMON_NODE_FLAGS, ...extra];
+  return [...COMMON_NODE_FLAGS, ...(EXTRA[name] ?? [])];
 }
