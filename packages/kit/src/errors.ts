@@ -1,4 +1,16 @@
 import { Metadata, status } from "@grpc/grpc-js";
+import { googleRpcStatus } from "@obfy/protos";
+
+/** The trailer that carries a `google.rpc.Status` with error details (gRFC "richer error model"). */
+export const STATUS_DETAILS_TRAILER = "grpc-status-details-bin";
+
+/** A packed error detail (`google.protobuf.Any`): e.g. a `google.rpc.PreconditionFailure` and its type URL. */
+export interface ErrorDetail {
+  /** `type.googleapis.com/<full message name>`, e.g. `type.googleapis.com/google.rpc.BadRequest`. */
+  readonly typeUrl: string;
+  /** The detail message's protobuf encoding. */
+  readonly value: Uint8Array;
+}
 
 /** Options for {@link GrpcError} and its subclasses. */
 export interface GrpcErrorOptions {
@@ -6,6 +18,12 @@ export interface GrpcErrorOptions {
   cause?: unknown;
   /** Trailing metadata sent with the status. */
   metadata?: Metadata;
+  /**
+   * Details for the caller (`google.rpc.BadRequest`, `google.rpc.PreconditionFailure`, …), sent
+   * as a `google.rpc.Status` in the `grpc-status-details-bin` trailer; read them with
+   * {@link readStatusDetails}.
+   */
+  details?: readonly ErrorDetail[];
 }
 
 const GENERIC_MESSAGES: Readonly<Record<number, string>> = {
@@ -49,6 +67,11 @@ export class GrpcError extends Error {
     this.name = "GrpcError";
     this.code = code;
     this.metadata = options.metadata ?? new Metadata();
+    if (options.details !== undefined && options.details.length > 0) {
+      const details = options.details.map((d) => ({ typeUrl: d.typeUrl, value: Buffer.from(d.value) }));
+      const encoded = googleRpcStatus.Status.encode({ code, message: this.message, details }).finish();
+      this.metadata.set(STATUS_DETAILS_TRAILER, Buffer.from(encoded));
+    }
   }
 
   /** The status name, e.g. `NOT_FOUND`. */
@@ -79,6 +102,20 @@ export class GrpcError extends Error {
       return new GrpcError(status.CANCELLED, GENERIC_MESSAGES[status.CANCELLED], { cause: error });
     }
     return new GrpcError(fallback, fallback === status.INTERNAL ? INTERNAL_ERROR_MESSAGE : undefined, { cause: error });
+  }
+}
+
+/**
+ * The error details a status carried (see {@link GrpcErrorOptions.details}), from its trailers
+ * (`ClientError.metadata`); none when there were none or they cannot be decoded.
+ */
+export function readStatusDetails(metadata: Metadata): ErrorDetail[] {
+  const [value] = metadata.get(STATUS_DETAILS_TRAILER);
+  if (!(value instanceof Buffer)) return [];
+  try {
+    return googleRpcStatus.Status.decode(value).details;
+  } catch {
+    return [];
   }
 }
 

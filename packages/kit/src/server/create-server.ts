@@ -43,6 +43,11 @@ export interface CreateServerOptions {
   readiness?: "on-listen" | "manual";
   /** FileDescriptorSet for reflection; defaults to the `@obfy/protos` one. */
   descriptorSetPath?: string;
+  /**
+   * Called once when `shutdown()` begins, before the drain: end long-lived streams (watches)
+   * here, so they do not hold the drain for the whole grace period.
+   */
+  onShutdown?: () => void;
 }
 
 /** A gRPC server built by {@link createServer}. */
@@ -141,6 +146,11 @@ export function createServer(options: CreateServerOptions): KitServer {
 
   const drain = async (): Promise<void> => {
     health.setAll("NOT_SERVING");
+    try {
+      options.onShutdown?.();
+    } catch (error) {
+      logger.warn({ err: error }, "onShutdown failed");
+    }
     const closed = new Promise<void>((resolve) => raw.tryShutdown(() => resolve()));
     const graceMs = config.shutdownGraceSeconds * 1000;
     logger.info({ in_flight: tracker.size, grace_ms: graceMs }, "Shutting down: draining in-flight calls");

@@ -51,6 +51,11 @@ export interface ServiceDeps<DB> {
   /** The event bus (when the definition has `events: true`); register handlers here, before returning. */
   readonly bus: EventBus<DB>;
   /**
+   * Aborted when the service begins to stop, before the gRPC server drains: long-lived streams
+   * (watches) end on it, so they do not hold the drain for the whole grace period.
+   */
+  readonly stopping: AbortSignal;
+  /**
    * A client for another service, with the kit's defaults (deadlines, retries, round robin),
    * the process's TLS settings, tracing and metrics. Closed when the service stops.
    */
@@ -175,9 +180,11 @@ export async function startService<DB>(
   let server: KitServer | undefined;
   let background: readonly BackgroundTask[] = [];
   let stopping: Promise<void> | undefined;
+  const stoppingSignal = new AbortController();
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      stoppingSignal.abort();
       await server?.shutdown();
       for (const task of [...background].reverse()) {
         await Promise.resolve(task.stop()).catch((error: unknown) =>
@@ -240,6 +247,7 @@ export async function startService<DB>(
       tracing,
       database: database ?? unavailable("database", name),
       bus: bus ?? unavailable("event bus", name),
+      stopping: stoppingSignal.signal,
       client(clientDefinition, peer, clientOptions = {}) {
         const variable = `${peer.name.toUpperCase().replaceAll("-", "_")}_ADDRESS`;
         const target = envString(env, variable, peer.defaultAddress);
@@ -268,6 +276,7 @@ export async function startService<DB>(
       credentials: security.credentials,
       // The service reports SERVING only once its dependencies are up (see below).
       readiness: "manual",
+      onShutdown: () => stoppingSignal.abort(),
       // Tracing first so metrics, the call log and the handler run inside the span.
       outerInterceptors: [
         createGrpcServerTracingInterceptor({ tracerProvider: tracing.provider }),
