@@ -28,6 +28,7 @@
 /** @type {readonly Service[]} In start order: a service after those it calls. */
 export const SERVICES = Object.freeze([
   Object.freeze({ name: "recommendations", protocol: "grpc", port: 50051, metricsPort: 9464, database: true }),
+  Object.freeze({ name: "inventory", protocol: "grpc", port: 50053, metricsPort: 9467, database: true }),
   Object.freeze({ name: "marketplace", protocol: "http", port: 5000, metricsPort: 9465, database: false, open: "/" }),
 ]);
 
