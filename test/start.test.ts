@@ -74,6 +74,8 @@ describe("npm start (scripts/start.mjs)", () => {
       LOG_FORMAT: "json",
       // Any free metrics ports, so parallel test files never clash on the defaults (9464/9465).
       METRICS_PORT: "0",
+      // Services that do not listen on a port of the test's: any free one, never the defaults.
+      INVENTORY_PORT: String(await freePort()),
     };
     delete env.DATABASE_URL;
     return env;
@@ -106,7 +108,7 @@ describe("npm start (scripts/start.mjs)", () => {
       (await launcher.waitForLine(/PostgreSQL ready on 127\.0\.0\.1:\d+ \(pid (\d+)/, STARTUP_MS))[1],
     );
     childPids.push(postgresPid);
-    await launcher.waitForLine(/created the databases recommendations, bus$/, STARTUP_MS);
+    await launcher.waitForLine(/created the databases recommendations, inventory, bus$/, STARTUP_MS);
 
     const recommendationsPid = Number(
       (await launcher.waitForLine(/recommendations started \(pid (\d+)\)/, STARTUP_MS))[1],
