@@ -765,7 +765,7 @@ const md: string[] = [
   "",
   "## Recommend latency at half the service's maximum",
   "",
-  `bench/fixtures/open-loop.ts on core 1 sends v1 Recommend at a fixed rate, evenly spaced, over 4 HTTP/2 connections, and times each call from its intended send time (no coordinated omission); 2 s warm-up, ${P.seconds} s measured, ${P.latencyRounds} round(s) alternated; the row is the median round by p99. The generator's own send lag and garbage-collection pauses are part of every latency: when they approach the p99, the generator is what limits the figure.`,
+  `bench/fixtures/open-loop.ts on core 1 sends v1 Recommend at a fixed rate, evenly spaced, over 4 HTTP/2 connections (hand-framed: bench/lib/h2-raw.ts says why), and times each call from its intended send time (no coordinated omission); 2 s warm-up, ${P.seconds} s measured, ${P.latencyRounds} round(s) alternated; the row is the median round by p99. The generator's own send lag and garbage-collection pauses are part of every latency: when they approach the p99, the generator is what limits the figure.`,
   "",
   table(
     [
