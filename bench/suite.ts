@@ -654,6 +654,9 @@ interface TargetRow {
   readonly pass: boolean | undefined;
 }
 const targets: TargetRow[] = [];
+// Each server's core is saturated in these runs, so its throughput there is 1 ÷ (CPU per call).
+// The ratio of CPU per call decides: the host takes the core for part of some rounds on a shared
+// machine (server CPU well below 1), which lowers req/s but not CPU per call. Both are shown.
 const throughputTarget = (what: string, ours: ServerName, peer: ServerName, api: Api, goal: number): void => {
   const a = throughputOf(ours, api);
   const b = throughputOf(peer, api);
@@ -662,9 +665,9 @@ const throughputTarget = (what: string, ours: ServerName, peer: ServerName, api:
     target: `≥ ${fmt(goal, 1)}×`,
     measured:
       a && b
-        ? `${ratio(a.reqPerSec, b.reqPerSec)} (${fmt(a.reqPerSec)} vs ${fmt(b.reqPerSec)} req/s; by CPU per call ${ratio(b.usPerCall, a.usPerCall)})`
+        ? `${ratio(b.usPerCall, a.usPerCall)} by CPU per call (${fmt(a.usPerCall, 1)} vs ${fmt(b.usPerCall, 1)} µs); ${ratio(a.reqPerSec, b.reqPerSec)} by req/s (${fmt(a.reqPerSec)} vs ${fmt(b.reqPerSec)})`
         : "not measured",
-    pass: a && b ? a.reqPerSec / b.reqPerSec >= goal : undefined,
+    pass: a && b ? b.usPerCall / a.usPerCall >= goal : undefined,
   });
 };
 throughputTarget("Recommend, service vs nice-grpc peer, both with a log line per call", "service", "nice", "v1", 1.0);
@@ -685,14 +688,15 @@ throughputTarget(
 {
   const ours = results.homepage.find((r) => r.stack === "ours");
   const theirs = results.homepage.find((r) => r.stack === "tutorial");
+  const perPage = (r: HomepageRow): number => r.usPerPage.reduce((sum, u) => sum + u.us, 0);
   targets.push({
     what: "Homepage `GET /`, Marketplace + Recommendations vs the tutorial's Flask + Python, each stack on one core",
     target: "≥ 3.0×",
     measured:
       ours && theirs
-        ? `${ratio(ours.reqPerSec, theirs.reqPerSec)} (${fmt(ours.reqPerSec)} vs ${fmt(theirs.reqPerSec)} pages/s)`
+        ? `${ratio(perPage(theirs), perPage(ours))} by CPU per page of the stack (${fmt(perPage(ours))} vs ${fmt(perPage(theirs))} µs); ${ratio(ours.reqPerSec, theirs.reqPerSec)} by pages/s (${fmt(ours.reqPerSec)} vs ${fmt(theirs.reqPerSec)})`
         : "not measured",
-    pass: ours && theirs ? ours.reqPerSec / theirs.reqPerSec >= 3 : undefined,
+    pass: ours && theirs ? perPage(theirs) / perPage(ours) >= 3 : undefined,
   });
 }
 {
@@ -801,10 +805,10 @@ const md: string[] = [
   "",
   "## Homepage",
   "",
-  `\`GET /\` with the cookies a returning browser sends; every process of a stack on core 0; autocannon on core 1, closed loop, ${HOMEPAGE_CONNECTIONS} connections (${P.warmupSeconds} s warm-up, ${P.seconds} s measured, median of ${P.rounds} round(s), stacks alternated). "Failed" counts non-2xx answers and, for the Marketplace, pages served without recommendations (its failed Recommend calls, from its /metrics); neither counts as a page served. Latency is closed-loop, so it includes queueing at saturation.`,
+  `\`GET /\` with the cookies a returning browser sends; every process of a stack on core 0; autocannon on core 1, closed loop, ${HOMEPAGE_CONNECTIONS} connections (${P.warmupSeconds} s warm-up, ${P.seconds} s measured, median of ${P.rounds} round(s), stacks alternated). "Failed" counts non-2xx answers and, for the Marketplace, pages served without recommendations (its failed Recommend calls, from its /metrics); neither counts as a page served. "CPU (cores)" is the stack's CPU per page × pages/s: near 1 when the stack used its whole core. Latency is closed-loop, so it includes queueing at saturation.`,
   "",
   table(
-    ["stack", "pages/s", "rounds", "p50 ms", "p99 ms", "CPU µs per page", "failed"],
+    ["stack", "pages/s", "rounds", "p50 ms", "p99 ms", "CPU µs per page", "CPU (cores)", "failed"],
     results.homepage.map((r) => [
       STACKS[r.stack].label,
       fmt(r.reqPerSec),
@@ -812,6 +816,7 @@ const md: string[] = [
       fmt(r.p50Ms, 1),
       fmt(r.p99Ms, 1),
       r.usPerPage.map((u) => `${u.process} ${fmt(u.us)}`).join(", "),
+      fmt((r.usPerPage.reduce((sum, u) => sum + u.us, 0) * r.reqPerSec) / 1e6, 2),
       String(r.failed),
     ]),
   ),
