@@ -23,11 +23,12 @@ export async function writeChart(path: string, title: string, bars: readonly Bar
     data: { values: bars.map((bar) => ({ ...bar })) },
     facet: {
       row: {
+        // Panels in the order of their first bar, not alphabetically.
+        sort: [...new Set(bars.map((bar) => bar.panel))],
         field: "panel",
         type: "nominal",
         title: null,
-        sort: null,
-        header: { labelAngle: 0, labelAlign: "left", labelLimit: 260 },
+        header: { labelAngle: 0, labelOrient: "top", labelAnchor: "start", labelFontWeight: "bold", labelLimit: 600 },
       },
     },
     resolve: { scale: { x: "independent", y: "independent" } },
@@ -36,7 +37,7 @@ export async function writeChart(path: string, title: string, bars: readonly Bar
       height: { step: 16 },
       mark: { type: "bar", tooltip: true },
       encoding: {
-        y: { field: "server", type: "nominal", title: null, sort: null, axis: { labelLimit: 260 } },
+        y: { field: "server", type: "nominal", title: null, sort: null, axis: { labelLimit: 320 } },
         x: { field: "value", type: "quantitative", title: null },
         color: { field: "role", type: "nominal", title: null, sort: ["us", "peer", "control"] },
       },
