@@ -1,6 +1,6 @@
-// Compiles bench fixtures (bare and kit servers, load generators) to plain ESM JavaScript, one
-// file each, with workspace and npm packages left as imports so they resolve to the built dist/
-// like a service does. Used by `npm run bench` (scripts/bench.mjs) and bench/tools/h2-compare.ts.
+// Compiles the bench fixtures (bench/fixtures/*.ts: the peer and control servers, the open-loop
+// generator) to plain ESM JavaScript, one file each, with workspace and npm packages left as
+// imports so they resolve to the built dist/ as a service's do. Used by scripts/bench.mjs.
 import { readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,29 +8,24 @@ import { fileURLToPath } from "node:url";
 const fixturesDir = resolve(fileURLToPath(new URL("../bench/fixtures", import.meta.url)));
 
 /**
- * Compiles `names` (fixture file names without `.ts`; default: every fixture) into `outDir`
- * (emptied first) as `<name>.mjs`.
+ * Compiles every bench fixture into `outDir` (emptied first) as `<name>.mjs`.
  * @param {string} outDir
- * @param {readonly string[]} [names]
  * @returns {Promise<void>}
  */
-export async function compileFixtures(outDir, names) {
+export async function compileFixtures(outDir) {
   rmSync(outDir, { recursive: true, force: true });
-  const entries =
-    names ??
-    readdirSync(fixturesDir)
-      .filter((n) => n.endsWith(".ts") && !n.endsWith(".test.ts"))
-      .map((n) => n.slice(0, -3));
   const { build } = await import("esbuild");
   await build({
-    entryPoints: entries.map((name) => join(fixturesDir, `${name}.ts`)),
+    entryPoints: readdirSync(fixturesDir)
+      .filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"))
+      .map((name) => join(fixturesDir, name)),
     outdir: outDir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
     packages: "external",
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: "node26",
     sourcemap: "linked",
     logLevel: "warning",
   });

@@ -1,10 +1,17 @@
 /**
- * A lean HTTP/2 client connection for the open-loop latency generator: unary gRPC calls of one
- * pre-encoded request over a plain TCP socket, framed by hand, with HPACK from the `hpack`
- * package. Why not `node:http2`: its client allocates tens of kilobytes per stream (stream
- * objects, event emitters, header objects, buffers), so at a few thousand calls a second the
- * generator collected its young generation every ~50 ms, 1.5–4 ms each, and those pauses landed in
- * the measured latency of every call in flight (the bare grpc-js control read p99 15–30 ms).
+ * A lean HTTP/2 client connection for the open-loop latency generator (bench/fixtures/open-loop.ts):
+ * unary gRPC calls of one pre-encoded request over a plain TCP socket, framed by hand, with HPACK
+ * from the `hpack` package. Kept, against our rule of using a library for HTTP/2 framing, because
+ * no maintained client does this job on one load core (docs/performance.md, "The open-loop
+ * generator"; measured on Node 26.10 against the same bare grpc-js server, rounds alternated, at
+ * 6,000 calls/s, where the target's rate is 6,700–10,000 calls/s):
+ * - `node:http2`, the same scheduler: its own send lag p99 7–22 ms and 184–238 ms of garbage
+ *   collection per 5 s (longest pauses 12–26 ms), at 0.86–0.99 of its core; this client: lag p99
+ *   1.4–5.6 ms, 105–140 ms of collection (longest 4–9 ms). Every pause lands in the latency of
+ *   every call in flight, and at the target's rate `node:http2` had no core left.
+ * - h2load's `--rps`: it arms each client's timer no faster than every 10 ms, so 96 % of sends
+ *   left within 50 µs of the previous one (bursts); p50 2.3–4.0 ms against 0.1–0.2 ms here.
+ * - the grpc-js client: it fell 0.8–1.1 s behind its schedule at 5,000 calls/s.
  * Here a call costs one Buffer copy of a template, two small HPACK decodes and a closure.
  *
  * What it speaks (RFC 9113): the connection preface and SETTINGS (push off, the largest stream

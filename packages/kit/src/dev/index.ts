@@ -1,7 +1,7 @@
 /**
  * Development tooling, never for production: a local PKI (CA, server and client certificates
- * with SPIFFE identities, through openssl) and an OAuth2 client-credentials token issuer with a
- * JWKS endpoint. `npm run certs`, `scripts/dev-token-issuer.ts` and the tests use them. Import
+ * with SPIFFE identities, through openssl), an OAuth2 client-credentials token issuer with a
+ * JWKS endpoint, and a test identity that signs store tokens without Accounts. `npm run certs`, `scripts/dev-token-issuer.ts` and the tests use them. Import
  * from `@obfy/kit/dev`; no production entry point of the kit exports them.
  * @packageDocumentation
  */
@@ -23,3 +23,10 @@ export {
   type DevTokenIssuer,
   type DevTokenIssuerOptions,
 } from "./dev-token-issuer.js";
+export {
+  createTestIdentity,
+  STORE_AUDIENCE,
+  STORE_ISSUER,
+  type TestIdentity,
+  type TestTokenClaims,
+} from "./test-identity.js";

@@ -20,17 +20,24 @@ export {
   withBearerToken,
 } from "./bearer-credentials.js";
 export {
+  ADMIN_REQUIRED_MESSAGE,
   createJwtAuthInterceptor,
   JWT_ALGORITHMS,
   type JwtAuthOptions,
   JwtConfigError,
   type JwtPrincipal,
   jwtPrincipalKey,
+  type PlaintextTokenPolicy,
+  type Principal,
+  type PrincipalRole,
+  principalOf,
   type RequiredScopes,
   readJwtAuthConfig,
+  requirePrincipal,
   TOKEN_REQUIRES_TLS_MESSAGE,
   UNAUTHENTICATED_MESSAGE,
 } from "./jwt-auth.js";
+export { METHOD_AUTH_OPTION, type MethodRule, type MethodRules, readMethodRules } from "./method-rules.js";
 export {
   type AuthContextSource,
   certificateIdentity,
@@ -47,6 +54,7 @@ export {
   type ProbeServerOptions,
   startProbeServer,
 } from "./probe-server.js";
+export { CLIENT_SCOPES, SHOPPER_SCOPES } from "./scopes.js";
 export {
   type ClientSecurity,
   createClientSecurity,

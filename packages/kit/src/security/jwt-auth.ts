@@ -1,7 +1,9 @@
+import { isIP } from "node:net";
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from "jose";
-import { createContextKey } from "../context.js";
+import { type CallContext, createContextKey } from "../context.js";
 import { PermissionDenied, Unauthenticated } from "../errors.js";
 import type { ServerInterceptor } from "../interceptor.js";
+import type { MethodRules } from "./method-rules.js";
 import { certificateIdentity, peerIdentityKey } from "./peer-identity.js";
 
 /** Algorithms we accept. Never `none`, never HMAC (a shared secret would let every verifier mint tokens). */
@@ -12,8 +14,19 @@ const KEY_HEADERS = ["jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"] as const;
 
 /** The message every authentication failure gets: the reason goes to the log, not to a possible attacker. */
 export const UNAUTHENTICATED_MESSAGE = "A valid bearer token is required";
-/** The message for a token arriving on a plaintext connection. */
+/** The message for a token arriving on a plaintext connection the policy does not trust. */
 export const TOKEN_REQUIRES_TLS_MESSAGE = "bearer tokens require TLS";
+/** The message of a method only admins may call. */
+export const ADMIN_REQUIRED_MESSAGE = "This needs an admin account";
+
+/**
+ * Where a bearer token may arrive over plaintext (`AUTH_PLAINTEXT_TOKENS`):
+ * - `deny`: never; tokens need TLS;
+ * - `loopback`: only from a loopback peer (127.0.0.0/8, ::1), where nothing crosses a network:
+ *   one machine running the store with `npm start`;
+ * - `allow`: from anywhere, for networks that encrypt below gRPC (a service mesh's mTLS).
+ */
+export type PlaintextTokenPolicy = "deny" | "loopback" | "allow";
 
 /**
  * Scopes required per method: keys are `/pkg.Service/Method`, `/pkg.Service/*` or `*` (the most
@@ -32,21 +45,60 @@ export interface JwtAuthOptions {
   readonly issuer: string;
   /** Expected `aud` (one of, when the token has several). */
   readonly audience: string;
+  /** Extra scopes an operator requires per method (`AUTH_REQUIRED_SCOPES`), on top of the protos' rules. */
   readonly requiredScopes?: RequiredScopes;
   /** Seconds of clock skew tolerated on `exp`/`nbf` (default 30). */
   readonly clockToleranceSeconds?: number;
+  /**
+   * Each method's rule from its proto (`readMethodRules()`). A method with no rule needs a valid
+   * token with no particular scope, unless it is in `anonymousMethods`.
+   */
+  readonly rules?: MethodRules;
+  /** Paths of methods without a proto rule that anyone may call (e.g. the tutorial's unversioned API). */
+  readonly anonymousMethods?: readonly string[];
+  /** Default `deny`. */
+  readonly plaintextTokens?: PlaintextTokenPolicy;
+  /**
+   * Methods without a proto rule: `token` (default) needs a valid token; `open` lets them through,
+   * for a server with no key source configured (token authentication off, as before rules).
+   */
+  readonly unannotated?: "token" | "open";
 }
+
+/** The roles of the store's tokens (see protos/bookstore/auth/v1/auth.proto). */
+export type PrincipalRole = "shopper" | "admin" | "client";
 
 /** What a verified token says about the caller; on the context under {@link jwtPrincipalKey}. */
 export interface JwtPrincipal {
-  /** `sub`, else `client_id`/`azp` (client-credentials tokens). */
+  /** `sub`, else `client_id`/`azp` (client-credentials tokens): the account id or the client id. */
   readonly subject: string;
   readonly scopes: ReadonlySet<string>;
+  /** The `role` claim; a token without a known one is a `client` (the least privilege). */
+  readonly role: PrincipalRole;
+  /** The `email` claim of account tokens. */
+  readonly email: string | undefined;
   readonly claims: JWTPayload;
 }
 
+/** Who is calling, from a verified bearer token: the store's name for {@link JwtPrincipal}. */
+export type Principal = JwtPrincipal;
+
 /** The verified token's principal; `undefined` when the call carried no token. */
 export const jwtPrincipalKey = createContextKey<JwtPrincipal | undefined>(undefined, "jwt principal");
+
+/** The caller, when the call carried a valid token. Services make their owner checks on `subject` and `role`. */
+export function principalOf(context: Pick<CallContext, "get">): Principal | undefined {
+  return context.get(jwtPrincipalKey);
+}
+
+/** The caller, or UNAUTHENTICATED when the call carried no token. */
+export function requirePrincipal(context: Pick<CallContext, "get">): Principal {
+  const principal = principalOf(context);
+  if (principal === undefined) throw new Unauthenticated(UNAUTHENTICATED_MESSAGE);
+  return principal;
+}
+
+const ROLES = new Set<PrincipalRole>(["shopper", "admin", "client"]);
 
 /** Scopes from `scope` (space-separated, RFC 8693/9068) and `scp` (array or string, some IdPs). */
 function scopesOf(claims: JWTPayload): Set<string> {
@@ -70,23 +122,47 @@ export class JwtConfigError extends Error {
 }
 
 /**
- * Reads `AUTH_JWKS_URL`, `AUTH_ISSUER`, `AUTH_AUDIENCE` and `AUTH_REQUIRED_SCOPES` (JSON
- * {@link RequiredScopes}); `undefined` when `AUTH_JWKS_URL` is unset (token auth off).
+ * Reads the token settings: `AUTH_JWKS_URL` (the issuer's JWKS) or `AUTH_JWKS` (a JWKS as JSON,
+ * for tests and air-gapped setups), `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_PLAINTEXT_TOKENS`
+ * ({@link PlaintextTokenPolicy}, default `loopback`) and `AUTH_REQUIRED_SCOPES` (JSON
+ * {@link RequiredScopes}); `undefined` when neither key source is set (then no token can be
+ * verified, and methods that need one answer UNAUTHENTICATED).
  */
 export function readJwtAuthConfig(env: NodeJS.ProcessEnv = process.env): JwtAuthOptions | undefined {
   const jwksUrl = env.AUTH_JWKS_URL?.trim();
-  if (!jwksUrl) return undefined;
-  let url: URL;
-  try {
-    url = new URL(jwksUrl);
-  } catch {
-    throw new JwtConfigError(`AUTH_JWKS_URL must be a URL, got ${JSON.stringify(jwksUrl)}`);
+  const jwksJson = env.AUTH_JWKS?.trim();
+  if (!jwksUrl && !jwksJson) return undefined;
+  if (jwksUrl && jwksJson) throw new JwtConfigError("Set AUTH_JWKS_URL or AUTH_JWKS, not both");
+  let keys: { jwksUrl: URL } | { jwks: JSONWebKeySet };
+  if (jwksUrl) {
+    try {
+      keys = { jwksUrl: new URL(jwksUrl) };
+    } catch {
+      throw new JwtConfigError(`AUTH_JWKS_URL must be a URL, got ${JSON.stringify(jwksUrl)}`);
+    }
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(jwksJson ?? "");
+    } catch (error) {
+      throw new JwtConfigError(`AUTH_JWKS is not valid JSON: ${(error as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys)) {
+      throw new JwtConfigError('AUTH_JWKS must be a JWKS: {"keys": [...]}');
+    }
+    keys = { jwks: parsed as JSONWebKeySet };
   }
+  const variable = jwksUrl ? "AUTH_JWKS_URL" : "AUTH_JWKS";
   const issuer = env.AUTH_ISSUER?.trim();
   const audience = env.AUTH_AUDIENCE?.trim();
-  if (!issuer) throw new JwtConfigError("AUTH_JWKS_URL is set, so AUTH_ISSUER must be set too (the token issuer)");
-  if (!audience)
-    throw new JwtConfigError("AUTH_JWKS_URL is set, so AUTH_AUDIENCE must be set too (this API's audience)");
+  if (!issuer) throw new JwtConfigError(`${variable} is set, so AUTH_ISSUER must be set too (the token issuer)`);
+  if (!audience) throw new JwtConfigError(`${variable} is set, so AUTH_AUDIENCE must be set too (this API's audience)`);
+  const plaintext = (env.AUTH_PLAINTEXT_TOKENS?.trim() || "loopback") as PlaintextTokenPolicy;
+  if (!["deny", "loopback", "allow"].includes(plaintext)) {
+    throw new JwtConfigError(
+      `AUTH_PLAINTEXT_TOKENS must be "deny", "loopback" or "allow", got ${JSON.stringify(env.AUTH_PLAINTEXT_TOKENS)}`,
+    );
+  }
   let requiredScopes: RequiredScopes = {};
   const rawScopes = env.AUTH_REQUIRED_SCOPES?.trim();
   if (rawScopes) {
@@ -108,7 +184,7 @@ export function readJwtAuthConfig(env: NodeJS.ProcessEnv = process.env): JwtAuth
     }
     requiredScopes = parsed as RequiredScopes;
   }
-  return { jwksUrl: url, issuer, audience, requiredScopes };
+  return { ...keys, issuer, audience, requiredScopes, plaintextTokens: plaintext };
 }
 
 class TokenRejected extends Error {
@@ -129,10 +205,11 @@ class TokenRejected extends Error {
  * identity wins), {@link peerIdentityKey} gets `{ name: subject, source: "jwt" }`.
  */
 export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterceptor {
-  if ((options.jwksUrl === undefined) === (options.jwks === undefined)) {
-    throw new JwtConfigError("Give exactly one of jwksUrl and jwks");
+  if (options.jwksUrl !== undefined && options.jwks !== undefined) {
+    throw new JwtConfigError("Give at most one of jwksUrl and jwks");
   }
-  const source = options.jwks ?? new URL(String(options.jwksUrl));
+  // Without a key source no token verifies; the rules still keep admin and scoped methods shut.
+  const source = options.jwks ?? (options.jwksUrl === undefined ? { keys: [] } : new URL(String(options.jwksUrl)));
   // jose (~9 MB) is loaded only by services that verify tokens, starting now so the first call
   // does not wait for it; a failed load fails each verification (UNAUTHENTICATED, reason logged).
   const verifier = import("jose").then((jose) => {
@@ -173,7 +250,10 @@ export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterce
       });
       const subject = [payload.sub, payload.client_id, payload.azp].find((v): v is string => typeof v === "string");
       if (!subject) throw new TokenRejected("token has no sub, client_id or azp claim");
-      return { subject, scopes: scopesOf(payload), claims: payload };
+      const role =
+        typeof payload.role === "string" && ROLES.has(payload.role as PrincipalRole) ? payload.role : "client";
+      const email = typeof payload.email === "string" ? payload.email : undefined;
+      return { subject, scopes: scopesOf(payload), role: role as PrincipalRole, email, claims: payload };
     } catch (error) {
       if (error instanceof TokenRejected) throw error;
       const code = (error as { code?: unknown }).code;
@@ -183,18 +263,35 @@ export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterce
     }
   };
 
+  const rules = options.rules ?? new Map();
+  const anonymous = new Set(options.anonymousMethods ?? []);
+  const plaintext = options.plaintextTokens ?? "deny";
+
   return (next) => async (call) => {
     const context = call.context;
-    if (call.method.service === "grpc.health.v1.Health") return next(call);
+    const service = call.method.service;
+    if (service === "grpc.health.v1.Health" || service.startsWith("grpc.reflection.")) return next(call);
     const values = context.metadata.get("authorization");
     const header = values.length === 1 && typeof values[0] === "string" ? values[0] : undefined;
-    const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_.~+/=-]+)$/i.exec(header.trim());
-    if (header !== undefined && context.raw.getAuthContext().transportSecurityType !== "ssl") {
+    const rule = rules.get(call.method.path);
+    const extra = scopesFor(required, call.method.path);
+    const open =
+      rule === undefined
+        ? anonymous.has(call.method.path) || options.unannotated === "open"
+        : rule.anonymous || rule.internal;
+
+    if (values.length === 0) {
+      if (open && extra.length === 0) return next(call);
+      context.log.warn({ reason: "no token" }, "call refused: authentication failed");
+      throw new Unauthenticated(UNAUTHENTICATED_MESSAGE);
+    }
+    if (!tokenMayTravel(plaintext, context)) {
       context.log.warn({ peer: context.peer }, "bearer token refused: it arrived over a plaintext connection");
       throw new Unauthenticated(TOKEN_REQUIRES_TLS_MESSAGE);
     }
+    const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_.~+/=-]+)$/i.exec(header.trim());
     if (!match?.[1]) {
-      const reason = values.length > 1 ? "several authorization headers" : header ? "not a Bearer token" : "no token";
+      const reason = values.length > 1 ? "several authorization headers" : "not a Bearer token";
       context.log.warn({ reason }, "call refused: authentication failed");
       throw new Unauthenticated(UNAUTHENTICATED_MESSAGE);
     }
@@ -205,7 +302,13 @@ export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterce
       context.log.warn({ reason: (error as Error).message }, "call refused: bearer token rejected");
       throw new Unauthenticated(UNAUTHENTICATED_MESSAGE);
     }
-    const missing = scopesFor(required, call.method.path).filter((scope) => !principal.scopes.has(scope));
+    if (rule?.admin && principal.role !== "admin") {
+      context.log.warn({ subject: principal.subject, role: principal.role }, "call refused: admin only");
+      throw new PermissionDenied(ADMIN_REQUIRED_MESSAGE);
+    }
+    // Admin tokens may do everything; every other token only what its scopes say.
+    const needed = principal.role === "admin" ? extra : [...(rule?.scopes ?? []), ...extra];
+    const missing = needed.filter((scope) => !principal.scopes.has(scope));
     if (missing.length > 0) {
       context.log.warn({ subject: principal.subject, missing }, "call refused: missing scope");
       throw new PermissionDenied(
@@ -219,4 +322,19 @@ export function createJwtAuthInterceptor(options: JwtAuthOptions): ServerInterce
     }
     return next(call);
   };
+}
+
+/** Whether a token may be read on this call's connection under `policy`. */
+function tokenMayTravel(policy: PlaintextTokenPolicy, context: CallContext): boolean {
+  if (context.raw.getAuthContext().transportSecurityType === "ssl" || policy === "allow") return true;
+  if (policy === "deny") return false;
+  return isLoopbackPeer(context.peer);
+}
+
+/** `127.0.0.1:5000`, `[::1]:5000`, `::ffff:127.0.0.1` → true. */
+function isLoopbackPeer(peer: string): boolean {
+  const host = peer.startsWith("[") ? peer.slice(1, peer.indexOf("]")) : peer.slice(0, peer.lastIndexOf(":"));
+  const address = host.startsWith("::ffff:") ? host.slice(7) : host;
+  if (isIP(address) === 4) return address.startsWith("127.");
+  return address === "::1";
 }

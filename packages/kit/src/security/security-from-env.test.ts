@@ -89,8 +89,24 @@ describe("security from environment variables", () => {
 
   test("unsafe or incomplete combinations are configuration errors", () => {
     assert.throws(
-      () => createServerSecurity({ AUTH_JWKS_URL: "https://idp/jwks", AUTH_ISSUER: "i", AUTH_AUDIENCE: "a" }),
-      /AUTH_JWKS_URL needs TLS_MODE=tls or mtls/,
+      () =>
+        createServerSecurity({
+          AUTH_JWKS_URL: "https://idp/jwks",
+          AUTH_ISSUER: "i",
+          AUTH_AUDIENCE: "a",
+          AUTH_PLAINTEXT_TOKENS: "never",
+        }),
+      /AUTH_PLAINTEXT_TOKENS must be "deny", "loopback" or "allow"/,
+    );
+    assert.throws(
+      () =>
+        createServerSecurity({
+          AUTH_JWKS_URL: "https://idp/jwks",
+          AUTH_JWKS: '{"keys":[]}',
+          AUTH_ISSUER: "i",
+          AUTH_AUDIENCE: "a",
+        }),
+      /Set AUTH_JWKS_URL or AUTH_JWKS, not both/,
     );
     assert.throws(
       () => createClientSecurity({ AUTH_TOKEN_URL: "https://idp/token" }),

@@ -9,6 +9,7 @@ import {
 } from "./authorization.js";
 import { createClientCredentialsTokenSource, withBearerToken } from "./bearer-credentials.js";
 import { createJwtAuthInterceptor, JwtConfigError, readJwtAuthConfig } from "./jwt-auth.js";
+import { readMethodRules } from "./method-rules.js";
 import {
   type CredentialsOptions,
   createChannelCredentials,
@@ -34,6 +35,10 @@ export interface ServerSecurity {
 export interface SecurityFromEnvOptions {
   /** Logs certificate reloads and unusable files (a pino logger fits). */
   readonly log?: CredentialsOptions["log"];
+  /** Server: methods without a proto rule that anyone may call (e.g. `/Recommendations/Recommend`). */
+  readonly anonymousMethods?: readonly string[];
+  /** Server: where the method rules come from; default the `@obfy/protos` descriptor set. */
+  readonly descriptorSetPath?: string;
 }
 
 /**
@@ -43,8 +48,12 @@ export interface SecurityFromEnvOptions {
  *   the marketplace may call the Recommendations APIs) enforced on every call, health and
  *   reflection included, and the caller's identity put on the call context (`AUTHZ_TRUST_DOMAIN`:
  *   the SPIFFE trust domain whose URI SANs name identities, default `online-books`);
- * - with `AUTH_JWKS_URL` (+ `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_REQUIRED_SCOPES`): bearer-token
- *   authentication (requires `TLS_MODE` tls or mtls). With mTLS too, a caller needs both.
+ * - every method's access rule from its proto (`option (bookstore.auth.v1.auth)`, see
+ *   {@link readMethodRules}), checked on bearer tokens verified with `AUTH_JWKS_URL` or
+ *   `AUTH_JWKS` (+ `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_REQUIRED_SCOPES`); tokens over plaintext
+ *   only as `AUTH_PLAINTEXT_TOKENS` allows (default: from loopback peers). Without a key source,
+ *   methods with no rule are open and those that need a token are refused. With mTLS too, a
+ *   caller needs both.
  * - `HEALTH_PORT`: reported for {@link startProbeServer}.
  * Throws a configuration error naming the variable when something is wrong.
  */
@@ -54,14 +63,17 @@ export function createServerSecurity(
 ): ServerSecurity {
   const tls = readTlsConfig(env, "server");
   const jwt = readJwtAuthConfig(env);
-  if (jwt && tls.mode === "off") {
-    throw new JwtConfigError("AUTH_JWKS_URL needs TLS_MODE=tls or mtls: bearer tokens must not travel in plaintext");
-  }
   const policy = tls.mode === "mtls" ? readAuthzPolicy(env) : undefined;
   const trustDomain = env.AUTHZ_TRUST_DOMAIN?.trim() || undefined;
   const authz = { policy: policy ?? { allow: {} }, ...(trustDomain ? { trustDomain } : {}) };
   const interceptors: ServerInterceptor[] = [];
-  if (jwt) interceptors.push(createJwtAuthInterceptor(jwt));
+  interceptors.push(
+    createJwtAuthInterceptor({
+      ...(jwt ?? { issuer: "", audience: "", unannotated: "open" as const }),
+      rules: readMethodRules(options.descriptorSetPath),
+      anonymousMethods: options.anonymousMethods ?? [],
+    }),
+  );
   if (policy) interceptors.push(createAuthorizationInterceptor(authz));
   const credentials = createServerCredentials(tls, {
     ...(options.log ? { log: options.log } : {}),

@@ -8,6 +8,7 @@ import { createClient } from "../client/create-client.js";
 import { type Generated, sql } from "../db/index.js";
 import { defineMigrations } from "../db/migrations.js";
 import { createTestDatabase } from "../db/testing.js";
+import { createTestIdentity, type TestIdentity } from "../dev/test-identity.js";
 import type { EventTables } from "../events/tables.js";
 import { createLogger } from "../logger.js";
 import { defineService } from "../server/service.js";
@@ -72,8 +73,10 @@ const definition: ServiceDefinition<Tables> = {
 describe("startService", () => {
   let running: RunningService<Tables>;
   let env: NodeJS.ProcessEnv;
+  let identity: TestIdentity;
 
   before(async () => {
+    identity = await createTestIdentity();
     const [service, busDatabase] = await Promise.all([createTestDatabase(), createTestDatabase()]);
     env = {
       DATABASE_URL: service.url,
@@ -82,6 +85,7 @@ describe("startService", () => {
       HOST: "127.0.0.1",
       METRICS_HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
+      ...identity.env,
     };
     running = await startService(definition, { env, logger: createLogger({ name: "sample", level: "warn" }) });
   });
@@ -98,7 +102,10 @@ describe("startService", () => {
 
     const dummy = createClient(dummyV1.DummyServiceService, target);
     try {
-      assert.equal((await dummy.execute({ input: "apples" })).output, "apples");
+      // The Dummy service has no auth rule in its proto: with a key source configured it needs a token.
+      await assert.rejects(dummy.execute({ input: "apples" }), { codeName: "UNAUTHENTICATED" });
+      const metadata = await identity.metadata({ subject: "u1" });
+      assert.equal((await dummy.execute({ input: "apples" }, { metadata })).output, "apples");
     } finally {
       dummy.close();
     }
@@ -114,12 +121,17 @@ describe("startService", () => {
     assert.equal(effect?.amount, "2");
   });
 
-  test("mounts the dead-letters service, which knows only its own queues", async () => {
+  test("mounts the dead-letters service for admins, which knows only its own queues", async () => {
     const client = createClient(deadLettersV1.DeadLettersServiceService, `127.0.0.1:${running.port}`);
     try {
-      const page = await client.listDeadLetters({ queue: "", pageSize: 10, pageToken: "" });
+      const list = { queue: "", pageSize: 10, pageToken: "" };
+      await assert.rejects(client.listDeadLetters(list), { codeName: "UNAUTHENTICATED" });
+      const shopper = await identity.metadata({ subject: "u1" });
+      await assert.rejects(client.listDeadLetters(list, { metadata: shopper }), { codeName: "PERMISSION_DENIED" });
+      const metadata = await identity.metadata({ subject: "a1", role: "admin" });
+      const page = await client.listDeadLetters(list, { metadata });
       assert.deepEqual(page.deadLetters, []);
-      await assert.rejects(client.listDeadLetters({ queue: "someone-else", pageSize: 0, pageToken: "" }), {
+      await assert.rejects(client.listDeadLetters({ ...list, queue: "someone-else" }, { metadata }), {
         codeName: "NOT_FOUND",
       });
     } finally {

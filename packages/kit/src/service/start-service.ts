@@ -96,6 +96,8 @@ export interface ServiceDefinition<DB> {
   readonly database?: { readonly migrations: readonly MigrationSet[] };
   /** Use the event bus (`EVENT_BUS`, ...; needs `database` for the outbox). */
   readonly events?: boolean;
+  /** Methods without a proto auth rule that anyone may call (the tutorial's unversioned API). */
+  readonly anonymousMethods?: readonly string[];
   build(deps: ServiceDeps<DB>): ServiceParts | Promise<ServiceParts>;
 }
 
@@ -161,7 +163,10 @@ export async function startService<DB>(
   const logger = options.logger ?? createLogger({ name, mixin: traceLogMixin, env });
   const config = readServerConfig(env, { port: definition.port });
   const metricsConfig = readMetricsConfig(env, definition.metricsPort);
-  const security = createServerSecurity(env, { log: logger.child({ component: "tls" }) });
+  const security = createServerSecurity(env, {
+    log: logger.child({ component: "tls" }),
+    anonymousMethods: definition.anonymousMethods ?? [],
+  });
   const clientSecurity = createClientSecurity(env, { log: logger.child({ component: "tls" }) });
   const databaseConfig = definition.database === undefined ? undefined : readDatabaseConfig(env, { name });
   if (definition.events && databaseConfig === undefined) {
