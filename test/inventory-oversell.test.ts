@@ -55,6 +55,9 @@ describe("no overselling", () => {
       EVENT_BUS_DATABASE_URL: bus.url,
       CATALOG_ADDRESS: "127.0.0.1:9",
       SHUTDOWN_GRACE_SECONDS: "5",
+      // 60 calls at once on pools of 10: under a loaded test run the wait for a connection may
+      // pass the default 3 s; that would be UNAVAILABLE, not overselling.
+      DATABASE_CONNECT_TIMEOUT_MS: "15000",
     };
   });
   after(async () => {

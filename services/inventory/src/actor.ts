@@ -1,10 +1,10 @@
 import type { CallContext } from "@obfy/kit/core";
-import { getPeerIdentity } from "@obfy/kit/security";
+import { getPeerIdentity, principalOf } from "@obfy/kit/security";
 
 /**
- * Who made a call, for the audit log: the authenticated caller's name (a token's subject or a
- * certificate's workload name), or "anonymous" when the call carried no identity.
+ * Who made a call, for the audit log: the token's subject (an admin's account id), else the
+ * workload name of a client certificate, else "anonymous" (a deployment without tokens).
  */
 export function actorOf(context: Pick<CallContext, "get">): string {
-  return getPeerIdentity(context)?.name ?? "anonymous";
+  return principalOf(context)?.subject ?? getPeerIdentity(context)?.name ?? "anonymous";
 }

@@ -1,8 +1,8 @@
 // The InventoryService against real PostgreSQL (and the pg-boss bus), through gRPC.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { ClientError } from "@obfy/kit/client";
-import { readStatusDetails } from "@obfy/kit/core";
+import { ClientError, createClient } from "@obfy/kit/client";
+import { createLogger, readStatusDetails } from "@obfy/kit/core";
 import { sql } from "@obfy/kit/db";
 import { googleRpcErrorDetails, inventoryV1 } from "@obfy/protos";
 import { type InventoryHarness, startInventoryHarness } from "./fixtures/inventory-harness.js";
@@ -148,7 +148,7 @@ describe("InventoryService", () => {
     assert.equal(audit.length, 1);
     assert.deepEqual(
       { delta: audit[0]?.delta, reason: audit[0]?.reason, actor: audit[0]?.actor, after: audit[0]?.on_hand_after },
-      { delta: 3, reason: "delivery 1", actor: "anonymous", after: 8 },
+      { delta: 3, reason: "delivery 1", actor: "admin-1", after: 8 },
     );
     assert.ok(audit[0]?.created_at instanceof Date);
 
@@ -178,6 +178,25 @@ describe("InventoryService", () => {
       h.client.adjustStock({ ...request, reason: "r".repeat(201), idempotencyKey: "k2" }),
       rejects("INVALID_ARGUMENT"),
     );
+  });
+
+  test("ListStock and AdjustStock are for admins only", async () => {
+    const anonymous = createClient(inventoryV1.InventoryServiceService, `127.0.0.1:${h.service.port}`, {
+      logger: createLogger({ name: "anonymous", level: "silent" }),
+      retry: false,
+    });
+    try {
+      const request = { bookId: "1", delta: 1, reason: "r", idempotencyKey: "not-admin" };
+      await assert.rejects(anonymous.adjustStock(request), rejects("UNAUTHENTICATED"));
+      await assert.rejects(anonymous.adjustStock(request, { metadata: h.shopper }), rejects("PERMISSION_DENIED"));
+      await assert.rejects(
+        anonymous.listStock({ pageSize: 1, pageToken: "" }, { metadata: h.shopper }),
+        rejects("PERMISSION_DENIED"),
+      );
+      assert.ok((await anonymous.getStock({ bookId: "1" })).stock, "reads are anonymous");
+    } finally {
+      anonymous.close();
+    }
   });
 
   test("ReserveStock holds every line or none; a short line names each short book", async () => {

@@ -89,7 +89,10 @@ describe("WatchStock", () => {
     assert.equal((await watch.next((s) => s.bookId === "w1" && s.reserved === 2)).available, 3);
     await onReplica.confirmReservation({ reservationId: reservation?.reservationId ?? "" });
     assert.equal((await watch.next((s) => s.bookId === "w1" && s.onHand === 3)).reserved, 0);
-    await onReplica.adjustStock({ bookId: "w-none", delta: 4, reason: "delivery", idempotencyKey: "watch-adj" });
+    await onReplica.adjustStock(
+      { bookId: "w-none", delta: 4, reason: "delivery", idempotencyKey: "watch-adj" },
+      { metadata: h.admin },
+    );
     assert.equal((await watch.next((s) => s.bookId === "w-none" && s.onHand === 4)).available, 4);
     const updates = watch.seen.filter((s) => s.bookId === "w2");
     assert.equal(updates.length, 1, "an unchanged book is sent once");
