@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { googleRpcErrorDetails } from "@obfy/protos";
-import type { ClientError } from "./client/client-error.js";
 import { FailedPrecondition, readStatusDetails } from "./errors.js";
 import { dummyClient, raises } from "./testing/index.js";
 
