@@ -49,7 +49,7 @@ describe("the inventory process", () => {
         SHUTDOWN_GRACE_SECONDS: "20",
       },
     });
-    await service.waitForLine(/"msg":"inventory started/, 30_000);
+    await service.waitForLine(/"msg":"inventory started/, 90_000);
     const record = logRecords(service.lines).find((r) => String(r.msg).startsWith("inventory started"));
     const address = String(record?.address);
     await waitForGrpcServing(Number(address.split(":").at(-1)), 10_000);

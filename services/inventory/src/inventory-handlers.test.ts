@@ -386,7 +386,7 @@ describe("InventoryService", () => {
     const calls = Array.from({ length: 60 }, (_, i) => {
       const picked = [ids[i % 4], ids[(i + 1) % 4], ids[(i + 3) % 4]] as string[];
       const lines = (i % 2 === 0 ? picked : picked.reverse()).map((bookId) => ({ bookId, quantity: 1 }));
-      return h.client.reserveStock({ reservationKey: `dl-${ids[0]}-${i}`, lines });
+      return h.client.reserveStock({ reservationKey: `dl-${ids[0]}-${i}`, lines }, { timeoutMs: 60_000 });
     });
     const results = await Promise.allSettled(calls);
     const failures = results.filter((r) => r.status === "rejected");
