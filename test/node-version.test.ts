@@ -2,7 +2,7 @@
 // runs on), .nvmrc, every package's `engines`, and every Dockerfile's NODE_VERSION must name the
 // same exact release, and the tests themselves must be running on it.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -22,7 +22,14 @@ function nodeVersions(): Versions {
     "package.json devDependencies.node": root.devDependencies?.node,
     ".nvmrc": read(".nvmrc").trim(),
   };
-  for (const dir of [".", ...(root.workspaces ?? [])]) {
+  const workspaces = (root.workspaces ?? []).flatMap((pattern) =>
+    pattern.endsWith("/*")
+      ? readdirSync(join(repoRoot, pattern.slice(0, -2)))
+          .map((name) => join(pattern.slice(0, -2), name))
+          .filter((dir) => existsSync(join(repoRoot, dir, "package.json")))
+      : [pattern],
+  );
+  for (const dir of [".", ...workspaces]) {
     const pkg = json(join(dir, "package.json")) as { engines?: { node?: string } };
     found[`${dir}/package.json engines.node`] = pkg.engines?.node;
   }
