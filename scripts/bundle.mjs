@@ -32,7 +32,14 @@ const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
  * @grpc/proto-loader (protobufjs), which grpc-js requires only for channelz/xds and the kit only
  * for reflection. Bundled, they would only add parse and source-map work to every start-up.
  */
-const EXTERNAL = ["jose", "@opentelemetry/exporter-trace-otlp-proto", "@grpc/proto-loader"];
+const EXTERNAL = [
+  "jose",
+  "@opentelemetry/exporter-trace-otlp-proto",
+  "@grpc/proto-loader",
+  // A native addon (Accounts' password hashing): its loader picks a platform-specific .node file
+  // at run time, which esbuild cannot bundle. The runtime image installs node_modules.
+  "@node-rs/argon2",
+];
 
 const serviceDir = process.argv[2];
 if (serviceDir === undefined) {
