@@ -1,0 +1,2 @@
+// The Reviews service's definition and the pieces its tests and tools use.
+export { reviewsService } from "./app.js";

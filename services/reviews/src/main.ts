@@ -1,0 +1,4 @@
+import { runService } from "@obfy/kit/service";
+import { reviewsService } from "./app.js";
+
+await runService(reviewsService);
