@@ -1,53 +1,63 @@
 import { STATUS_CODES } from "node:http";
-import { ClientError } from "@obfy/kit/client";
+import fastifyFormbody from "@fastify/formbody";
 import { createHttpTracingPlugin } from "@obfy/kit/http";
 import type { Metrics, Tracing } from "@obfy/kit/observability";
-import fastify, { type FastifyBaseLogger, LogController } from "fastify";
+import fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
 import type { Logger } from "pino";
-import { CATEGORY_SLUGS, DEFAULT_CATEGORY, isCategorySlug } from "./categories.js";
-import { type HomepageContent, renderErrorPage, renderHomepage } from "./homepage.js";
-import { preferredCategory, registerPreferences, renderPreferencesForm } from "./preferences.js";
-import type { Recommendations } from "./recommendations.js";
+import { DEFAULT_CALL_TIMEOUT_MS } from "./calls.js";
+import { registerAccountRoutes } from "./routes/account.js";
+import { registerAdminRoutes } from "./routes/admin.js";
+import { registerOrderRoutes } from "./routes/orders.js";
+import { registerShopRoutes } from "./routes/shop.js";
+import { SCRIPT, SCRIPT_ETAG, SCRIPT_PATH } from "./script.js";
 import { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
+import { SessionCookies, type Shopper } from "./session.js";
+import type { Store } from "./store.js";
 import { STYLESHEET, STYLESHEET_ETAG, STYLESHEET_PATH } from "./stylesheet.js";
-
-/** How many books the homepage shows, as in the tutorial. */
-export const BOOKS_PER_PAGE = 3;
+import { eta, type PageContext, sendPage } from "./views.js";
 
 /** Dependencies and options of {@link createMarketplace}. */
 export interface MarketplaceOptions {
-  /** Where the books come from. */
-  readonly recommendations: Recommendations;
+  /** gRPC clients of the store services. */
+  readonly store: Store;
   /** The process logger; fastify binds a child per request. */
   readonly logger: Logger;
-  /** Log one line per request (`LOG_REQUESTS`); off by default because the homepage is a hot path. */
+  /** Log one line per request (`LOG_REQUESTS`); off by default because pages are a hot path. */
   readonly logRequests?: boolean;
-  /** Books per page; {@link BOOKS_PER_PAGE} by default. */
-  readonly booksPerPage?: number;
   /** Headers, rate limits and cookies; read from the environment (`readSecurityConfig()`) by default. */
   readonly security?: SecurityConfig;
+  /** Deadline of each read a page makes (`CALL_TIMEOUT_MS`). */
+  readonly callTimeoutMs?: number;
+  /** Where the back-office links the live dashboard (`DASHBOARD_URL`). */
+  readonly dashboardUrl?: string;
   /** Records `http_server_request_duration_seconds` on its registry when given. */
   readonly metrics?: Pick<Metrics, "httpPlugin">;
   /** Traces every request (continuing an incoming `traceparent`) with this provider when given. */
   readonly tracerProvider?: Tracing["provider"];
 }
 
-interface HomepageQuery {
-  category?: string | string[];
+/** What every route module gets. */
+export interface RouteContext {
+  readonly store: Store;
+  readonly sessions: SessionCookies;
+  /** Deadline of a page's reads. */
+  readonly timeoutMs: number;
+  readonly secureCookies: boolean;
+  readonly dashboardUrl: string | undefined;
+  /** Long-lived responses (server-sent events) end on this when the app closes. */
+  readonly closing: AbortSignal;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The signed-in shopper, resolved before page handlers run. */
+    shopper: Shopper | undefined;
+    /** Accounts could not be asked who the session belongs to: the page is served signed out. */
+    accountsUnavailable: boolean;
+  }
 }
 
 const HTML = "text/html; charset=utf-8";
-
-/**
- * Log fields for a failed Recommendations call. A gRPC status is an expected outage (code and
- * details say it all, a stack trace would be noise on every page view); anything else is a bug
- * and keeps its stack.
- */
-function failureFields(error: unknown, category: string): Record<string, unknown> {
-  if (error instanceof ClientError) return { category, grpc_code: error.codeName, details: error.details };
-  return { category, err: error };
-}
-const CATEGORY_CHOICES = CATEGORY_SLUGS.join(", ");
 
 /**
  * What a shopper reads for a 4xx error, by fastify error code, where the library's own message is
@@ -59,6 +69,7 @@ const CLIENT_ERROR_MESSAGES: Readonly<Record<string, string>> = {
     "This form could not be checked: your browser did not send back the cookie this site set. Allow cookies for this site, reload the page and try again.",
   FST_CSRF_INVALID_TOKEN:
     "This form has expired or did not come from this site, so it was not saved. Reload the page and try again.",
+  FST_ERR_CTP_BODY_TOO_LARGE: "What you sent is too long. Shorten it and try again.",
 };
 
 function errorField(error: unknown, field: "statusCode" | "code" | "message"): unknown {
@@ -67,57 +78,70 @@ function errorField(error: unknown, field: "statusCode" | "code" | "message"): u
     : undefined;
 }
 
+/** The page context of a request: its shopper and a CSRF token for the page's forms. */
+export function pageContext(request: FastifyRequest, reply: FastifyReply, query?: string): PageContext {
+  return {
+    shopper: request.shopper,
+    csrfToken: reply.generateCsrf(),
+    ...(query === undefined ? {} : { query }),
+  };
+}
+
+/** Sends the error page. */
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  heading: string,
+  message: string,
+): FastifyReply {
+  return sendPage(reply, "./error", heading, pageContext(request, reply), { heading, message }, status);
+}
+
+/** Paths that never need the shopper (assets, probes). */
+function isStatic(url: string): boolean {
+  return url.startsWith("/assets/") || url === "/healthz" || url === "/readyz" || url.endsWith("/cover.svg");
+}
+
 /**
- * Builds the Marketplace web app without listening: `GET /` (the homepage, `?category=` picks the
- * category, else the shopper's saved one, else mystery), `POST /preferences` (saves the category,
- * CSRF-protected), `GET /healthz` and `GET /readyz`. Await it, then call `listen()` on the result,
- * or `inject()` in tests.
+ * Builds the Marketplace web app without listening: the shop's pages (home, categories, search,
+ * book pages, account, cart, checkout, orders), the back-office under `/admin`, assets and
+ * probes. Await it, then `listen()`, or `inject()` in tests.
  *
  * Order matters and is fixed here: observability first (the tracing plugin wraps route handlers
- * as they are registered, and both time everything after them), then security (helmet's headers
- * and rate limiting attach to every route declared afterwards), then the routes.
- *
- * When Recommendations is down or slow the homepage still answers 200, with a notice in place of
- * the books: the rest of the page does not depend on it. The deadline that bounds the wait lives
- * in the {@link Recommendations} implementation.
+ * as they are registered), then security (headers, rate limits, cookies, CSRF), then form
+ * parsing, the shopper hook, and the routes.
  */
 export async function createMarketplace(options: MarketplaceOptions) {
-  const { recommendations } = options;
-  const booksPerPage = options.booksPerPage ?? BOOKS_PER_PAGE;
+  const { store } = options;
   const security = options.security ?? readSecurityConfig();
-  // Typed as fastify's base logger so the app is a plain FastifyInstance, which the plugins take.
   const loggerInstance: FastifyBaseLogger = options.logger;
   const app = fastify({
     loggerInstance,
     logController: new LogController({ disableRequestLogging: options.logRequests !== true }),
-    // Let fastify.close() end idle keep-alive sockets so shutdown does not wait for browsers to hang up.
     forceCloseConnections: "idle",
     trustProxy: security.trustProxy,
   });
 
-  // First, so the scopes plugins open below (the preferences form) inherit it. Server errors
-  // never show a stack trace or internal message, and are logged with their cause.
-  // Client errors (4xx: rate limiting, CSRF, malformed requests) say what was wrong with the request.
+  // Server errors never show a stack trace or internal message, and are logged with their cause.
+  // Client errors (4xx) say what was wrong with the request.
   app.setErrorHandler((error, request, reply) => {
     const statusCode = errorField(error, "statusCode");
     const code = typeof statusCode === "number" && statusCode >= 400 && statusCode < 600 ? statusCode : 500;
+    const heading = STATUS_CODES[code] ?? "Bad request";
     if (code >= 500) {
       request.log.error({ err: error }, "request failed");
       return reply
         .code(code)
         .type(HTML)
-        .send(renderErrorPage("Something went wrong", "Something went wrong on our side. Please try again."));
+        .send(renderBareError("Something went wrong", "Something went wrong on our side. Please try again."));
     }
     const errorCode = errorField(error, "code");
     const message = errorField(error, "message");
     const text =
       (typeof errorCode === "string" ? CLIENT_ERROR_MESSAGES[errorCode] : undefined) ??
-      (typeof message === "string" && message !== "" ? message : (STATUS_CODES[code] ?? "Bad request"));
-    // Headers the error came with, e.g. Retry-After on a 429, are already on the reply.
-    return reply
-      .code(code)
-      .type(HTML)
-      .send(renderErrorPage(STATUS_CODES[code] ?? "Bad request", text));
+      (typeof message === "string" && message !== "" ? message : heading);
+    return reply.code(code).type(HTML).send(renderBareError(heading, text));
   });
 
   if (options.tracerProvider !== undefined) {
@@ -125,89 +149,79 @@ export async function createMarketplace(options: MarketplaceOptions) {
   }
   if (options.metrics !== undefined) await app.register(options.metrics.httpPlugin);
   await registerSecurity(app, security);
-  await registerPreferences(app, { secureCookies: security.secureCookies });
+  // Forms only (no JSON API): a review is at most 2,000 characters, so 16 KiB is plenty.
+  await app.register(fastifyFormbody, { bodyLimit: 16 * 1024 });
 
-  // On close, fastify stops accepting and ends idle keep-alive connections, but a connection that
-  // is busy with an in-flight request would then stay open until its keep-alive timeout (72 s in
-  // fastify) and hold the shutdown up. Answering such requests with `Connection: close` ends
-  // their connection right after the response.
-  let closing = false;
-  app.addHook("preClose", async () => {
-    closing = true;
+  const sessions = new SessionCookies(store, {
+    secure: security.secureCookies,
+    timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
   });
-  // A callback hook, not an async one: it runs on every response, and an async hook costs a
-  // promise and its microtasks each time.
+  app.decorateRequest("shopper", undefined);
+  app.decorateRequest("accountsUnavailable", false);
+  app.addHook("preHandler", async (request, reply) => {
+    if (isStatic(request.url)) return;
+    const { shopper, unavailable } = await sessions.shopper(request, reply);
+    request.shopper = shopper;
+    request.accountsUnavailable = unavailable;
+  });
+
+  // On close, end long-lived responses (SSE) and answer in-flight requests with
+  // `Connection: close`, so a shutdown is not held up by keep-alive connections.
+  const closing = new AbortController();
+  app.addHook("preClose", async () => {
+    closing.abort();
+  });
   app.addHook("onSend", (_request, reply, payload, done) => {
-    if (closing) reply.header("connection", "close");
+    if (closing.signal.aborted) reply.header("connection", "close");
     done(null, payload);
   });
 
-  app.get<{ Querystring: HomepageQuery }>("/", async (request, reply) => {
-    reply.type(HTML).header("cache-control", "no-store");
-    const category = request.query.category ?? preferredCategory(request) ?? DEFAULT_CATEGORY;
-    if (Array.isArray(category)) {
-      return reply
-        .code(400)
-        .send(renderErrorPage("Bad request", `Give the category once, e.g. /?category=${DEFAULT_CATEGORY}.`));
-    }
-    if (!isCategorySlug(category)) {
-      return reply
-        .code(400)
-        .send(
-          renderErrorPage(
-            "Unknown category",
-            `There is no book category "${category}". Choose one of: ${CATEGORY_CHOICES}.`,
-          ),
-        );
-    }
-    // Also sets the CSRF secret cookie the first time; the token goes into the form.
-    const csrfToken = reply.generateCsrf();
+  const context: RouteContext = {
+    store,
+    sessions,
+    timeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    secureCookies: security.secureCookies,
+    dashboardUrl: options.dashboardUrl,
+    closing: closing.signal,
+  };
+  registerShopRoutes(app, context);
+  registerAccountRoutes(app, context);
+  registerOrderRoutes(app, context);
+  registerAdminRoutes(app, context);
 
-    // Abort the downstream call if the browser goes away before we answer.
-    const controller = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
-    reply.raw.once("close", onClose);
-    let content: HomepageContent;
-    try {
-      content = { books: await recommendations.recommend(category, booksPerPage, { signal: controller.signal }) };
-    } catch (error) {
-      if (controller.signal.aborted) request.log.debug({ err: error }, "client went away before recommendations came");
-      else
-        request.log.warn(failureFields(error, category), "recommendations unavailable; serving the page without them");
-      content = { unavailable: true };
-    } finally {
-      reply.raw.removeListener("close", onClose);
-    }
-    return reply.send(renderHomepage(category, content, renderPreferencesForm(csrfToken, category)));
-  });
+  const asset = (path: string, etag: string, type: string, body: string) =>
+    app.get(path, async (request, reply) => {
+      reply.header("cache-control", "public, max-age=31536000, immutable").header("etag", etag);
+      if (request.headers["if-none-match"] === etag) return reply.code(304).send();
+      return reply.type(type).send(body);
+    });
+  asset(STYLESHEET_PATH, STYLESHEET_ETAG, "text/css; charset=utf-8", STYLESHEET);
+  asset(SCRIPT_PATH, SCRIPT_ETAG, "text/javascript; charset=utf-8", SCRIPT);
 
-  // The stylesheet: a content-hashed path, so it may be cached forever (a new release links a new path).
-  app.get(STYLESHEET_PATH, async (request, reply) => {
-    reply.header("cache-control", "public, max-age=31536000, immutable").header("etag", STYLESHEET_ETAG);
-    if (request.headers["if-none-match"] === STYLESHEET_ETAG) return reply.code(304).send();
-    return reply.type("text/css; charset=utf-8").send(STYLESHEET);
-  });
-
-  // Liveness: the process is up and the event loop turns. Nothing else, so a Recommendations
-  // outage never gets the Marketplace restarted.
+  // Liveness: the process is up and the event loop turns; never a downstream check.
   app.get("/healthz", async () => ({ status: "ok" }));
+  // Readiness: ready whenever this process can serve pages, even while a store service is down,
+  // because pages degrade per section. During shutdown fastify answers 503 on its own.
+  app.get("/readyz", async () => ({ status: "ready", services: store.targets }));
 
-  // Readiness: ready whenever this process can serve pages, even while Recommendations is down,
-  // because the homepage degrades to a notice instead of failing. Taking every Marketplace
-  // replica out of the load balancer would turn a partial outage into a full one. The channel
-  // state is reported for operators. During shutdown fastify answers 503 on its own.
-  app.get("/readyz", async () => ({ status: "ready", recommendations: recommendations.connectivity() }));
-
-  app.setNotFoundHandler((request, reply) => {
-    reply
-      .code(404)
-      .type(HTML)
-      .send(renderErrorPage("Page not found", `There is no page at ${request.url}. The bookshop starts at /.`));
-  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, 404, "Page not found", "There is no page at this address. The bookshop starts at /."),
+  );
 
   return app;
+}
+
+/** An error page that needs nothing from the request (the error handler's, which may run before the hooks). */
+function renderBareError(heading: string, message: string): string {
+  return eta.render("./error", {
+    heading,
+    message,
+    title: heading,
+    shopper: undefined,
+    csrfToken: "",
+    query: "",
+    assets: { css: STYLESHEET_PATH, js: SCRIPT_PATH },
+  });
 }
 
 /** The app {@link createMarketplace} returns. */

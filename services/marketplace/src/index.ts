@@ -3,25 +3,13 @@
  * The deployable's entry point is `main.ts`.
  * @packageDocumentation
  */
-export { BOOKS_PER_PAGE, createMarketplace, type Marketplace, type MarketplaceOptions } from "./app.js";
-export { CATEGORIES, CATEGORY_SLUGS, type CategorySlug, DEFAULT_CATEGORY, isCategorySlug } from "./categories.js";
-export { EMPTY_NOTICE, type PageBook, renderErrorPage, renderHomepage, UNAVAILABLE_NOTICE } from "./homepage.js";
-export {
-  PREFERENCE_COOKIE,
-  type PreferencesOptions,
-  preferredCategory,
-  registerPreferences,
-  renderPreferencesForm,
-} from "./preferences.js";
-export type { Recommendations, RecommendationsConnectivity, RecommendOptions } from "./recommendations.js";
-export {
-  createRecommendationsClient,
-  DEFAULT_RECOMMENDATIONS_TIMEOUT_MS,
-  type RecommendationsClient,
-  type RecommendationsClientOptions,
-  recommendationsTarget,
-} from "./recommendations-client.js";
+export { createMarketplace, type Marketplace, type MarketplaceOptions } from "./app.js";
+export { DEFAULT_CALL_TIMEOUT_MS, UNAVAILABLE_NOTICE } from "./calls.js";
+export { SIGN_IN_FAILED } from "./routes/account.js";
+export { STATUS_LABELS } from "./routes/orders.js";
+export { MAX_REVIEW_LENGTH, MAX_SEARCH_LENGTH } from "./routes/shop.js";
 export { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
+export { ACCESS_COOKIE, CART_COOKIE, SESSION_COOKIE, type Shopper } from "./session.js";
 export {
   DEFAULT_MARKETPLACE_METRICS_PORT,
   DEFAULT_RECOMMENDATIONS_METRICS_PORT,
@@ -29,3 +17,12 @@ export {
   type StartMarketplaceOptions,
   startMarketplace,
 } from "./start-marketplace.js";
+export {
+  createStore,
+  DEAD_LETTER_SERVICES,
+  STORE_SERVICES,
+  type Store,
+  type StoreServiceName,
+  storeAddress,
+} from "./store.js";
+export { VIEWS_DIR } from "./views.js";

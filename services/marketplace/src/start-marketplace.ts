@@ -1,4 +1,4 @@
-import { envBool, envInt, envString, httpOrigin, joinHostPort, type Logger } from "@obfy/kit/core";
+import { envBool, envInt, envString, httpOrigin, type Logger } from "@obfy/kit/core";
 import { createDashboard, type Dashboard } from "@obfy/kit/dashboard";
 import {
   createGrpcClientTracingInterceptor,
@@ -11,18 +11,38 @@ import {
 } from "@obfy/kit/observability";
 import { createClientSecurity } from "@obfy/kit/security";
 import { createMarketplace, type Marketplace } from "./app.js";
-import {
-  createRecommendationsClient,
-  DEFAULT_RECOMMENDATIONS_TIMEOUT_MS,
-  type RecommendationsClient,
-} from "./recommendations-client.js";
+import { DEFAULT_CALL_TIMEOUT_MS } from "./calls.js";
 import { readSecurityConfig } from "./security/index.js";
+import { createStore, STORE_SERVICES, type Store, type StoreServiceName, storeAddress } from "./store.js";
 
 /** `METRICS_PORT` of the Marketplace when unset (Recommendations uses 9464). */
 export const DEFAULT_MARKETPLACE_METRICS_PORT = 9465;
 
 /** Where Recommendations serves its metrics when `RECOMMENDATIONS_METRICS_URL` is unset. */
 export const DEFAULT_RECOMMENDATIONS_METRICS_PORT = 9464;
+
+/** Each store service's admin (metrics) port, for the dashboard (docs/architecture.md). */
+const METRICS_PORTS: Readonly<Record<StoreServiceName, number>> = {
+  recommendations: DEFAULT_RECOMMENDATIONS_METRICS_PORT,
+  catalog: 9466,
+  inventory: 9467,
+  accounts: 9468,
+  reviews: 9469,
+  cart: 9470,
+  orders: 9471,
+  payments: 9472,
+  notifications: 9473,
+  webhooks: 9475,
+};
+
+/** The host part of a gRPC target (`dns:///catalog:50052` → `catalog`). */
+function hostOf(target: string): string {
+  const address = target.replace(/^[a-z0-9+]+:(\/\/\/)?/i, "");
+  const bracketed = /^\[([^\]]+)\]/.exec(address);
+  if (bracketed?.[1] !== undefined) return `[${bracketed[1]}]`;
+  const colon = address.lastIndexOf(":");
+  return colon === -1 ? address : address.slice(0, colon);
+}
 
 /** Options of {@link startMarketplace}. */
 export interface StartMarketplaceOptions {
@@ -41,14 +61,15 @@ export interface RunningMarketplace {
   readonly url: string;
   /** The admin server's origin (`/metrics`, `/dashboard`), or `undefined` with `METRICS_PORT=off`. */
   readonly adminUrl: string | undefined;
-  readonly recommendations: RecommendationsClient;
+  /** The gRPC clients of the store services. */
+  readonly store: Store;
   readonly metrics: Metrics;
   readonly dashboard: Dashboard | undefined;
   /** `SHUTDOWN_GRACE_SECONDS` in ms: how long in-flight requests may run after a signal. */
   readonly graceMs: number;
   /** The process logger, where `runUntilSignalled` reports the shutdown. */
   readonly logger: Logger;
-  /** Stops the app (draining in-flight requests), the gRPC channel, the dashboard, the admin server and tracing. */
+  /** Stops the app (draining in-flight requests), the gRPC channels, the dashboard, the admin server and tracing. */
   close(): Promise<void>;
   /**
    * {@link close}, but connections still open after `graceMs` are cut so a stuck request cannot
@@ -71,11 +92,11 @@ function metricsUrlFor(variable: string, value: string): string {
 }
 
 /**
- * Reads the configuration, builds and starts the Marketplace: the web app (security headers,
- * rate limits, CSRF-protected preferences, HTTP tracing and metrics) on `HOST:PORT`, its gRPC
- * client of Recommendations (TLS from `TLS_*`, tracing and metrics interceptors), and the admin
- * server on `METRICS_HOST:METRICS_PORT` with `/metrics` and the operators' `/dashboard`, which
- * watches this process and Recommendations (`RECOMMENDATIONS_METRICS_URL`).
+ * Reads the configuration, builds and starts the Marketplace: the shop (security headers, rate
+ * limits, CSRF-protected forms, HTTP tracing and metrics) on `HOST:PORT`, its gRPC clients of
+ * every store service (`<NAME>_ADDRESS`; TLS from `TLS_*`, tracing and metrics interceptors),
+ * and the admin server on `METRICS_HOST:METRICS_PORT` with `/metrics` and the operators'
+ * `/dashboard`, which watches this process and every store service (`<NAME>_METRICS_URL`).
  *
  * Bad configuration rejects with a message naming the variable; whatever was started by then is
  * stopped again. `main.ts` adds signal handling and process error handlers; tests call this
@@ -87,21 +108,20 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
   const host = envString(env, "HOST", "0.0.0.0");
   const port = envInt(env, "PORT", 5000, { min: 0, max: 65535 });
   const graceMs = envInt(env, "SHUTDOWN_GRACE_SECONDS", 30, { min: 0, max: 3600 }) * 1000;
-  const recommendationsHost = envString(env, "RECOMMENDATIONS_HOST", "localhost");
-  const recommendationsPort = envInt(env, "RECOMMENDATIONS_PORT", 50051, { min: 1, max: 65535 });
-  const timeoutMs = envInt(env, "RECOMMENDATIONS_TIMEOUT_MS", DEFAULT_RECOMMENDATIONS_TIMEOUT_MS, {
-    min: 1,
-    max: 60_000,
-  });
+  const callTimeoutMs = envInt(env, "CALL_TIMEOUT_MS", DEFAULT_CALL_TIMEOUT_MS, { min: 1, max: 60_000 });
   const logRequests = envBool(env, "LOG_REQUESTS", false);
   const security = readSecurityConfig(env);
   const metricsConfig = readMetricsConfig(env, DEFAULT_MARKETPLACE_METRICS_PORT);
-  const recommendationsMetricsUrl = metricsUrlFor(
-    "RECOMMENDATIONS_METRICS_URL",
-    env.RECOMMENDATIONS_METRICS_URL?.trim() ||
-      `http://${joinHostPort(recommendationsHost, DEFAULT_RECOMMENDATIONS_METRICS_PORT)}/metrics`,
-  );
-  const clientLog = logger.child({ component: "recommendations-client" });
+  const dashboardTargets = (Object.keys(STORE_SERVICES) as StoreServiceName[]).map((name) => {
+    const variable = `${name.toUpperCase()}_METRICS_URL`;
+    const given = env[variable]?.trim();
+    const metricsUrl = metricsUrlFor(
+      variable,
+      given || `http://${hostOf(storeAddress(env, name))}:${METRICS_PORTS[name]}/metrics`,
+    );
+    return { name, metricsUrl, kind: "grpc" as const };
+  });
+  const clientLog = logger.child({ component: "store-clients" });
   const { credentials, tls } = createClientSecurity(env, { log: clientLog });
 
   const metrics = options.metrics ?? createMetrics();
@@ -122,10 +142,8 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
     if (failure !== undefined) throw failure;
   };
   try {
-    const recommendations = createRecommendationsClient({
-      host: recommendationsHost,
-      port: recommendationsPort,
-      timeoutMs,
+    const store = createStore({
+      env,
       logger: clientLog,
       credentials,
       interceptors: [
@@ -133,7 +151,7 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
         metrics.grpcClientInterceptor,
       ],
     });
-    stops.push(() => recommendations.close());
+    stops.push(() => store.close());
 
     let dashboard: Dashboard | undefined;
     let metricsServer: MetricsServer | undefined;
@@ -149,9 +167,13 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
       stops.push(() => server.close());
     }
 
+    const dashboardUrl =
+      env.DASHBOARD_URL?.trim() || (metricsServer === undefined ? undefined : `${metricsServer.url}/dashboard`);
     const app = await createMarketplace({
-      recommendations,
+      store,
       logger,
+      callTimeoutMs,
+      ...(dashboardUrl === undefined ? {} : { dashboardUrl }),
       logRequests,
       security,
       metrics,
@@ -165,7 +187,7 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
       const created = createDashboard({
         targets: [
           { name: "marketplace", metricsUrl: `${metricsServer.url}/metrics`, kind: "http" },
-          { name: "recommendations", metricsUrl: recommendationsMetricsUrl, kind: "grpc" },
+          ...dashboardTargets,
         ],
       });
       dashboard = created;
@@ -178,7 +200,7 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
     logger.info(
       {
         url,
-        recommendations: recommendations.target,
+        services: store.targets,
         tls: tls.mode,
         metrics: adminUrl === undefined ? "off" : `${adminUrl}/metrics`,
         dashboard: adminUrl === undefined ? "off" : `${adminUrl}/dashboard`,
@@ -189,7 +211,7 @@ export async function startMarketplace(options: StartMarketplaceOptions): Promis
       app,
       url,
       adminUrl,
-      recommendations,
+      store,
       metrics,
       dashboard,
       graceMs,

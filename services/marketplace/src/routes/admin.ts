@@ -1,0 +1,527 @@
+import { randomUUID } from "node:crypto";
+import { catalogV1, deadLettersV1, inventoryV1, notificationsV1, ordersV1 } from "@obfy/protos";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { pageContext, type RouteContext, sendError } from "../app.js";
+import { formFailure, grpcCode, section } from "../calls.js";
+import { type FormBody, field } from "../forms.js";
+import { asShopper, type Shopper } from "../session.js";
+import { DEAD_LETTER_SERVICES, type StoreServiceName } from "../store.js";
+import { formatMoney, formatTime, sendPage } from "../views.js";
+import { orderView, STATUS_LABELS } from "./orders.js";
+
+const { OrderStatus } = ordersV1;
+
+/** Which actions an order in each status offers the back-office. */
+const ORDER_ACTIONS: Readonly<Record<number, readonly { name: string; label: string; reason: boolean }[]>> = {
+  [OrderStatus.ORDER_STATUS_PENDING]: [{ name: "cancel", label: "Cancel", reason: true }],
+  [OrderStatus.ORDER_STATUS_CONFIRMED]: [
+    { name: "ship", label: "Ship", reason: false },
+    { name: "cancel", label: "Cancel", reason: true },
+  ],
+  [OrderStatus.ORDER_STATUS_SHIPPED]: [{ name: "deliver", label: "Mark delivered", reason: false }],
+  [OrderStatus.ORDER_STATUS_DELIVERED]: [{ name: "refund", label: "Refund", reason: true }],
+};
+
+const MAIL_KINDS: Readonly<Record<number, string>> = {
+  [notificationsV1.MailKind.MAIL_KIND_RECEIPT]: "Receipt",
+  [notificationsV1.MailKind.MAIL_KIND_ORDER_CANCELLED]: "Order cancelled",
+  [notificationsV1.MailKind.MAIL_KIND_ORDER_SHIPPED]: "Order shipped",
+  [notificationsV1.MailKind.MAIL_KIND_ORDER_REFUNDED]: "Order refunded",
+};
+const MAIL_STATUSES: Readonly<Record<number, string>> = {
+  [notificationsV1.MailStatus.MAIL_STATUS_QUEUED]: "Queued",
+  [notificationsV1.MailStatus.MAIL_STATUS_SENT]: "Sent",
+  [notificationsV1.MailStatus.MAIL_STATUS_FAILED]: "Failed",
+};
+
+function one(value: unknown): string {
+  return typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : "";
+}
+
+/** "12.99" → 1299; undefined when it is not an amount. */
+export function parsePrice(text: string): number | undefined {
+  const match = /^\s*(\d{1,6})(?:\.(\d{1,2}))?\s*$/.exec(text);
+  if (match === null) return undefined;
+  return Number(match[1]) * 100 + Number((match[2] ?? "0").padEnd(2, "0"));
+}
+
+/**
+ * The back-office under `/admin`: orders, stock, catalogue, dead letters and the mailbox. Every
+ * request is checked on the server: signed-out visitors are sent to sign in, shoppers get 403.
+ * Every change is logged with who made it ("admin action"), and the services check the admin
+ * token again themselves.
+ */
+export function registerAdminRoutes(app: FastifyInstance, context: RouteContext): void {
+  const { store, timeoutMs } = context;
+  const csrf = { preHandler: app.csrfProtection.bind(app) };
+
+  void app.register(
+    async (admin) => {
+      admin.addHook("preHandler", async (request, reply) => {
+        const shopper = request.shopper;
+        if (shopper === undefined) {
+          return reply.redirect(`/account/sign-in?${new URLSearchParams({ return_to: request.url })}`, 303);
+        }
+        if (shopper.role !== "admin") {
+          request.log.warn({ account_id: shopper.accountId, path: request.url }, "back-office refused: not an admin");
+          return sendError(request, reply, 403, "Forbidden", "Only administrators can use the back-office.");
+        }
+      });
+
+      const adminOf = (request: FastifyRequest): Shopper => request.shopper as Shopper;
+      const audit = (request: FastifyRequest, action: string, target: Record<string, unknown>, outcome: string) => {
+        const who = adminOf(request);
+        request.log.info(
+          { admin_id: who.accountId, admin_email: who.email, action, ...target, outcome },
+          "admin action",
+        );
+      };
+      const back = (reply: FastifyReply, path: string, flash: string) =>
+        reply.redirect(`${path}${path.includes("?") ? "&" : "?"}${new URLSearchParams({ flash })}`, 303);
+      const flashOf = (request: FastifyRequest) => one((request.query as Record<string, unknown>)?.flash).slice(0, 200);
+      const errorOf = (request: FastifyRequest) => one((request.query as Record<string, unknown>)?.error).slice(0, 300);
+
+      /** Runs an admin change, logs it with the admin's identity, and goes back with a message. */
+      const change =
+        <P>(
+          action: string,
+          path: (request: FastifyRequest<{ Params: P; Body: FormBody }>) => string,
+          run: (
+            request: FastifyRequest<{ Params: P; Body: FormBody }>,
+            metadata: Record<string, string>,
+          ) => Promise<{ target: Record<string, unknown>; done: string }>,
+        ) =>
+        async (request: FastifyRequest<{ Params: P; Body: FormBody }>, reply: FastifyReply) => {
+          const to = path(request);
+          try {
+            const { target, done } = await run(request, asShopper(adminOf(request)));
+            audit(request, action, target, "ok");
+            return back(reply, to, done);
+          } catch (error) {
+            const failure =
+              error instanceof LocalError
+                ? { message: error.message, fields: {}, unavailable: false }
+                : formFailure(error);
+            audit(request, action, { params: request.params }, `refused: ${grpcCode(error) ?? "error"}`);
+            if (failure.unavailable) request.log.warn({ err: error }, "admin action failed");
+            const message = Object.values(failure.fields)[0] ?? failure.message;
+            return reply.redirect(
+              `${to}${to.includes("?") ? "&" : "?"}${new URLSearchParams({ error: message })}`,
+              303,
+            );
+          }
+        };
+
+      admin.get("/", async (request, reply) =>
+        sendPage(reply, "./admin/index", "Back-office", pageContext(request, reply), {
+          dashboardUrl: context.dashboardUrl ?? "",
+          flash: flashOf(request),
+          error: errorOf(request),
+        }),
+      );
+
+      admin.get<{ Querystring: Record<string, unknown> }>("/orders", async (request, reply) => {
+        const q = one(request.query.q).slice(0, 100);
+        const status = one(request.query.status);
+        const pageToken = one(request.query.page_token);
+        const statusNumber = /^[1-6]$/.test(status) ? Number(status) : 0;
+        const result = await section(request.log, "admin orders", () =>
+          store.orders.listOrders(
+            ordersV1.ListOrdersRequest.fromPartial({
+              ownerId: "*",
+              search: q,
+              status: statusNumber,
+              pageSize: 50,
+              pageToken,
+            }),
+            { timeoutMs, metadata: asShopper(adminOf(request)) },
+          ),
+        );
+        const orders = result.ok
+          ? result.value.orders.map((order) => ({ ...orderView(order), actions: ORDER_ACTIONS[order.status] ?? [] }))
+          : [];
+        const nextUrl =
+          result.ok && result.value.nextPageToken !== ""
+            ? `/admin/orders?${new URLSearchParams({ q, status, page_token: result.value.nextPageToken })}`
+            : "";
+        return sendPage(reply, "./admin/orders", "Orders · Back-office", pageContext(request, reply), {
+          q,
+          status,
+          statuses: Object.entries(STATUS_LABELS).map(([value, label]) => ({ value, label })),
+          orders,
+          nextUrl,
+          notice: result.ok ? "" : result.notice,
+          flash: flashOf(request),
+          error: errorOf(request),
+        });
+      });
+
+      const reasonOf = (body: FormBody) => field(body, "reason").trim().slice(0, 200);
+      admin.post<{ Params: { id: string; action: string }; Body: FormBody }>(
+        "/orders/:id/:action",
+        csrf,
+        change<{ id: string; action: string }>(
+          "order",
+          () => "/admin/orders",
+          async (request, metadata) => {
+            const orderId = request.params.id;
+            const action = request.params.action;
+            const reason = reasonOf(request.body);
+            const options = { metadata };
+            if (action === "ship")
+              await store.orders.shipOrder(ordersV1.ShipOrderRequest.fromPartial({ orderId }), options);
+            else if (action === "deliver")
+              await store.orders.deliverOrder(ordersV1.DeliverOrderRequest.fromPartial({ orderId }), options);
+            else if (action === "refund") {
+              if (reason === "") throw new LocalError("Give a reason for the refund.");
+              await store.orders.refundOrder(ordersV1.RefundOrderRequest.fromPartial({ orderId, reason }), options);
+            } else if (action === "cancel") {
+              if (reason === "") throw new LocalError("Give a reason for cancelling.");
+              await store.orders.cancelOrder(ordersV1.CancelOrderRequest.fromPartial({ orderId, reason }), options);
+            } else throw new LocalError("Unknown action.");
+            return {
+              target: { order_id: orderId, order_action: action, reason },
+              done: `Order ${orderId.slice(0, 8)}: ${action} done.`,
+            };
+          },
+        ),
+      );
+
+      admin.get<{ Querystring: Record<string, unknown> }>("/stock", async (request, reply) => {
+        const max = one(request.query.max_available);
+        const pageToken = one(request.query.page_token);
+        const metadata = asShopper(adminOf(request));
+        const result = await section(request.log, "admin stock", () =>
+          store.inventory.listStock(
+            inventoryV1.ListStockRequest.fromPartial({
+              pageSize: 50,
+              pageToken,
+              ...(/^\d{1,6}$/.test(max) ? { maxAvailable: Number(max) } : {}),
+            }),
+            { timeoutMs, metadata },
+          ),
+        );
+        const ids = result.ok ? result.value.stocks.map((s) => s.bookId) : [];
+        const titles = new Map<string, string>();
+        if (ids.length > 0) {
+          const books = await section(request.log, "admin stock titles", () =>
+            store.catalog.batchGetBooks(catalogV1.BatchGetBooksRequest.fromPartial({ bookIds: ids }), { timeoutMs }),
+          );
+          if (books.ok) for (const book of books.value.books) titles.set(book.bookId, book.title);
+        }
+        return sendPage(reply, "./admin/stock", "Stock · Back-office", pageContext(request, reply), {
+          stocks: result.ok
+            ? result.value.stocks.map((s, index) => ({
+                index,
+                bookId: s.bookId,
+                title: titles.get(s.bookId) ?? `Book ${s.bookId}`,
+                available: s.available,
+                reserved: s.reserved,
+                onHand: s.onHand,
+                key: randomUUID(),
+              }))
+            : [],
+          nextUrl:
+            result.ok && result.value.nextPageToken !== ""
+              ? `/admin/stock?${new URLSearchParams({ max_available: max, page_token: result.value.nextPageToken })}`
+              : "",
+          notice: result.ok ? "" : result.notice,
+          flash: flashOf(request),
+          error: errorOf(request),
+        });
+      });
+
+      admin.post<{ Params: { bookId: string }; Body: FormBody }>(
+        "/stock/:bookId/adjust",
+        csrf,
+        change<{ bookId: string }>(
+          "stock adjust",
+          () => "/admin/stock",
+          async (request, metadata) => {
+            const bookId = request.params.bookId;
+            const deltaText = field(request.body, "delta").trim();
+            const reason = reasonOf(request.body);
+            if (!/^-?\d{1,6}$/.test(deltaText) || Number(deltaText) === 0)
+              throw new LocalError("Give a change in stock, like 5 or -2.");
+            if (reason === "") throw new LocalError("Give a reason for the change.");
+            const response = await store.inventory.adjustStock(
+              inventoryV1.AdjustStockRequest.fromPartial({
+                bookId,
+                delta: Number(deltaText),
+                reason,
+                idempotencyKey: field(request.body, "idempotency_key") || randomUUID(),
+              }),
+              { metadata },
+            );
+            return {
+              target: { book_id: bookId, delta: Number(deltaText), reason },
+              done: `Stock of book ${bookId} is now ${response.stock?.onHand ?? "?"} on hand.`,
+            };
+          },
+        ),
+      );
+
+      admin.get<{ Querystring: Record<string, unknown> }>("/books", async (request, reply) => {
+        const q = one(request.query.q).trim().slice(0, 200);
+        const pageToken = one(request.query.page_token);
+        const result = await section(request.log, "admin books", async () => {
+          if (q === "") {
+            const listed = await store.catalog.listBooks(
+              catalogV1.ListBooksRequest.fromPartial({ pageSize: 50, pageToken }),
+              { timeoutMs },
+            );
+            return { books: listed.books, next: listed.nextPageToken };
+          }
+          const found = await store.catalog.searchBooks(
+            catalogV1.SearchBooksRequest.fromPartial({ query: q, pageSize: 50, pageToken }),
+            { timeoutMs },
+          );
+          return {
+            books: found.results.flatMap((r) => (r.book === undefined ? [] : [r.book])),
+            next: found.nextPageToken,
+          };
+        });
+        return sendPage(reply, "./admin/books", "Catalogue · Back-office", pageContext(request, reply), {
+          q,
+          books: result.ok
+            ? result.value.books.map((b) => ({
+                bookId: b.bookId,
+                title: b.title,
+                authors: b.authors,
+                price: formatMoney(b.price),
+              }))
+            : [],
+          nextUrl:
+            result.ok && result.value.next !== ""
+              ? `/admin/books?${new URLSearchParams({ q, page_token: result.value.next })}`
+              : "",
+          notice: result.ok ? "" : result.notice,
+          flash: flashOf(request),
+          error: errorOf(request),
+        });
+      });
+
+      const bookEditPage = async (
+        request: FastifyRequest<{ Params: { id: string } }>,
+        reply: FastifyReply,
+        form: Record<string, string> | undefined,
+        errors: Record<string, string>,
+        error: string,
+        status: number,
+      ) => {
+        let book: catalogV1.Book | undefined;
+        try {
+          book = (
+            await store.catalog.getBook(catalogV1.GetBookRequest.fromPartial({ bookId: request.params.id }), {
+              timeoutMs,
+            })
+          ).book;
+        } catch (failure) {
+          if (grpcCode(failure) === "NOT_FOUND")
+            return sendError(request, reply, 404, "Book not found", "There is no such book.");
+          request.log.warn({ err: failure }, "catalogue unavailable");
+          return sendError(request, reply, 503, "The catalogue is unavailable", "Please try again in a moment.");
+        }
+        if (book === undefined) return sendError(request, reply, 404, "Book not found", "There is no such book.");
+        const current = {
+          title: book.title,
+          authors: book.authors.join("\n"),
+          price: ((book.price?.amountMinor ?? 0) / 100).toFixed(2),
+          description: book.description,
+        };
+        return sendPage(
+          reply,
+          "./admin/book-edit",
+          `Edit ${book.title}`,
+          pageContext(request, reply),
+          {
+            book: { bookId: book.bookId, title: book.title, etag: book.etag },
+            form: form ?? current,
+            errors,
+            flash: flashOf(request),
+            error: error || errorOf(request),
+          },
+          status,
+        );
+      };
+      admin.get<{ Params: { id: string } }>("/books/:id", async (request, reply) =>
+        bookEditPage(request, reply, undefined, {}, "", 200),
+      );
+
+      admin.post<{ Params: { id: string }; Body: FormBody }>("/books/:id", csrf, async (request, reply) => {
+        const bookId = request.params.id;
+        const form = {
+          title: field(request.body, "title").trim(),
+          authors: field(request.body, "authors"),
+          price: field(request.body, "price").trim(),
+          description: field(request.body, "description"),
+        };
+        const authors = form.authors
+          .split(/\r?\n/)
+          .map((a) => a.trim())
+          .filter((a) => a !== "");
+        const errors: Record<string, string> = {};
+        if (form.title === "" || form.title.length > 300) errors.title = "Give a title of 1 to 300 characters.";
+        if (authors.length === 0 || authors.length > 10) errors.authors = "Give one to 10 authors, one per line.";
+        const amountMinor = parsePrice(form.price);
+        if (amountMinor === undefined || amountMinor < 1 || amountMinor > 10_000_000)
+          errors.price = "Give a price like 12.99 (at most 100000.00).";
+        if (form.description.length > 5000)
+          errors.description = "The description is too long (at most 5000 characters).";
+        if (Object.keys(errors).length > 0)
+          return bookEditPage(request, reply, form, errors, "Please correct the form.", 400);
+        try {
+          await store.catalog.updateBook(
+            catalogV1.UpdateBookRequest.fromPartial({
+              book: {
+                bookId,
+                title: form.title,
+                authors,
+                description: form.description,
+                price: { currencyCode: "USD", amountMinor: amountMinor ?? 0 },
+                etag: field(request.body, "etag"),
+              },
+              updateMask: ["title", "authors", "description", "price"],
+            }),
+            { metadata: asShopper(adminOf(request)) },
+          );
+          audit(request, "book update", { book_id: bookId, title: form.title, price_minor: amountMinor }, "ok");
+          return back(reply, `/admin/books/${encodeURIComponent(bookId)}`, "Book saved.");
+        } catch (error) {
+          audit(request, "book update", { book_id: bookId }, `refused: ${grpcCode(error) ?? "error"}`);
+          const failure = formFailure(error, {
+            "book.title": "title",
+            "book.authors": "authors",
+            "book.price": "price",
+            "book.description": "description",
+          });
+          if (failure.unavailable) request.log.warn({ err: error }, "book not saved");
+          return bookEditPage(request, reply, form, failure.fields, failure.message, failure.unavailable ? 503 : 400);
+        }
+      });
+
+      admin.get("/dead-letters", async (request, reply) => {
+        const metadata = asShopper(adminOf(request));
+        const services = await Promise.all(
+          DEAD_LETTER_SERVICES.map(async (name) => {
+            const client = store.deadLetters[name];
+            if (client === undefined) return { name, notice: "Not configured.", letters: [] };
+            try {
+              const response = await client.listDeadLetters(
+                deadLettersV1.ListDeadLettersRequest.fromPartial({ pageSize: 100 }),
+                { timeoutMs, metadata },
+              );
+              return {
+                name,
+                notice: "",
+                letters: response.deadLetters.map((d) => ({
+                  id: d.deadLetterId,
+                  queue: d.queue,
+                  eventType: d.eventType,
+                  eventId: d.eventId,
+                  subject: d.subject,
+                  attempts: d.attemptCount,
+                  lastError: d.lastError,
+                  time: formatTime(d.deadLetterTime),
+                })),
+              };
+            } catch (error) {
+              const code = grpcCode(error);
+              if (code !== "UNIMPLEMENTED") request.log.warn({ err: error, service: name }, "dead letters unavailable");
+              return {
+                name,
+                notice: code === "UNIMPLEMENTED" ? "This service has no queues." : "Unavailable right now.",
+                letters: [],
+              };
+            }
+          }),
+        );
+        return sendPage(reply, "./admin/dead-letters", "Dead letters · Back-office", pageContext(request, reply), {
+          services,
+          flash: flashOf(request),
+          error: errorOf(request),
+        });
+      });
+
+      admin.post<{ Params: { service: string; id: string; action: string }; Body: FormBody }>(
+        "/dead-letters/:service/:id/:action",
+        csrf,
+        change<{ service: string; id: string; action: string }>(
+          "dead letter",
+          () => "/admin/dead-letters",
+          async (request, metadata) => {
+            const { service, id, action } = request.params;
+            const client = (DEAD_LETTER_SERVICES as readonly string[]).includes(service)
+              ? store.deadLetters[service as StoreServiceName]
+              : undefined;
+            if (client === undefined) throw new LocalError("Unknown service.");
+            if (action === "replay")
+              await client.replayDeadLetter(deadLettersV1.ReplayDeadLetterRequest.fromPartial({ deadLetterId: id }), {
+                metadata,
+              });
+            else if (action === "discard")
+              await client.discardDeadLetter(deadLettersV1.DiscardDeadLetterRequest.fromPartial({ deadLetterId: id }), {
+                metadata,
+              });
+            else throw new LocalError("Unknown action.");
+            return {
+              target: { service, dead_letter_id: id, dead_letter_action: action },
+              done: `Dead letter ${action === "replay" ? "replayed" : "discarded"}.`,
+            };
+          },
+        ),
+      );
+
+      admin.get<{ Querystring: Record<string, unknown> }>("/mail", async (request, reply) => {
+        const to = one(request.query.to).trim().slice(0, 254);
+        const pageToken = one(request.query.page_token);
+        const result = await section(request.log, "mailbox", () =>
+          store.notifications.listMail(notificationsV1.ListMailRequest.fromPartial({ to, pageSize: 50, pageToken }), {
+            timeoutMs,
+            metadata: asShopper(adminOf(request)),
+          }),
+        );
+        return sendPage(reply, "./admin/mail", "Mailbox · Back-office", pageContext(request, reply), {
+          to,
+          mails: result.ok
+            ? result.value.mails.map((m) => ({
+                mailId: m.mailId,
+                to: m.to,
+                subject: m.subject,
+                kind: MAIL_KINDS[m.kind] ?? "",
+                status: MAIL_STATUSES[m.status] ?? "",
+                created: formatTime(m.createTime),
+              }))
+            : [],
+          nextUrl:
+            result.ok && result.value.nextPageToken !== ""
+              ? `/admin/mail?${new URLSearchParams({ to, page_token: result.value.nextPageToken })}`
+              : "",
+          notice: result.ok ? "" : result.notice,
+        });
+      });
+
+      admin.get<{ Params: { id: string } }>("/mail/:id", async (request, reply) => {
+        try {
+          const { mail } = await store.notifications.getMail(
+            notificationsV1.GetMailRequest.fromPartial({ mailId: request.params.id }),
+            { timeoutMs, metadata: asShopper(adminOf(request)) },
+          );
+          if (mail === undefined) throw new Error("no mail");
+          return sendPage(reply, "./admin/mail-item", mail.subject || "Mail", pageContext(request, reply), {
+            mail: { ...mail, kind: MAIL_KINDS[mail.kind] ?? "", status: MAIL_STATUSES[mail.status] ?? "" },
+          });
+        } catch (error) {
+          if (grpcCode(error) === "NOT_FOUND")
+            return sendError(request, reply, 404, "Mail not found", "There is no such mail.");
+          request.log.warn({ err: error }, "mailbox unavailable");
+          return sendError(request, reply, 503, "The mailbox is unavailable", "Please try again in a moment.");
+        }
+      });
+    },
+    { prefix: "/admin" },
+  );
+}
+
+/** A refusal decided here (a missing reason), shown like a service's message. */
+class LocalError extends Error {}
