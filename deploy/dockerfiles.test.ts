@@ -14,6 +14,7 @@ import {
   packageRuntimeFiles,
 } from "./tests/dockerfile-policy.js";
 import { isObject, type JsonObject } from "./tests/strategic-merge.js";
+import { DEPLOYABLES } from "./generate.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const read = (path: string): string => readFileSync(join(repoRoot, path), "utf8");
@@ -21,10 +22,13 @@ const read = (path: string): string => readFileSync(join(repoRoot, path), "utf8"
 // Both images ship the kit's dist; packages/protos' run-time file (the descriptor set) is copied
 // explicitly, and its other URL (protosRoot) is for code generators in tests.
 const shipped = ["packages/kit"];
-const images: Record<string, DockerfileExpectations> = {
-  recommendations: { repoRoot, serviceDir: "services/recommendations", ports: [50051, 9464], packages: shipped },
-  marketplace: { repoRoot, serviceDir: "services/marketplace", ports: [5000, 9465], packages: shipped },
-};
+// Every deployable's image, written by deploy/generate.mjs from its table.
+const images: Record<string, DockerfileExpectations> = Object.fromEntries(
+  DEPLOYABLES.map((d) => [
+    d.name,
+    { repoRoot, serviceDir: `services/${d.name}`, ports: [d.port, d.metricsPort], packages: shipped },
+  ]),
+);
 const DASHBOARD_ASSETS = "packages/kit/src/observability/dashboard/assets";
 
 describe("Dockerfiles", () => {
@@ -36,7 +40,7 @@ describe("Dockerfiles", () => {
     });
 
     test(`${name}: the runtime stage runs node directly on the bundle dist/main.bundle.js, with the services' node flags`, () => {
-      const flags = serviceNodeFlags(name as "recommendations" | "marketplace");
+      const flags = serviceNodeFlags(name);
       const exec = JSON.stringify(["node", ...flags, "dist/main.bundle.js"]).replaceAll(",", ", ");
       assert.ok(text.split("\n").includes(`CMD ${exec}`), `expected the line CMD ${exec}`);
     });
@@ -112,7 +116,11 @@ describe("Dockerfiles", () => {
 describe("compose", () => {
   const base = parseCompose(read("compose.yaml"), "compose.yaml");
   const mtls = parseCompose(read("compose.mtls.yaml"), "compose.mtls.yaml");
-  const expect = { publicService: "marketplace", backends: ["recommendations"] };
+  const expect = {
+    publicService: "marketplace",
+    publishing: ["marketplace", "gateway"],
+    backends: ["recommendations", "catalog", "inventory", "accounts", "reviews", "cart", "orders", "payments"],
+  };
   const service = (file: JsonObject, name: string): JsonObject => {
     const s = isObject(file.services) ? file.services[name] : undefined;
     assert.ok(isObject(s), `service ${name}`);
@@ -142,7 +150,8 @@ describe("compose", () => {
     [
       "ports",
       "client dials the wrong port",
-      (f) => ((service(f, "marketplace").environment as JsonObject).RECOMMENDATIONS_PORT = "5000"),
+      (f) =>
+        ((service(f, "marketplace").environment as JsonObject).RECOMMENDATIONS_ADDRESS = "dns:///recommendations:5000"),
     ],
     [
       "ports",

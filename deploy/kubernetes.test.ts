@@ -9,6 +9,7 @@ import { type K8sObject, kubernetesRoot, render } from "./tests/kustomize.js";
 import { checkManifests, RULES, type Rule } from "./tests/manifest-policy.js";
 import { discoverPods, type RelabelConfig, relabel, type Target } from "./tests/prometheus-relabel.js";
 import { typeCheckWithModels, validateWithModels } from "./tests/schema-check.js";
+import { DEPLOYABLES } from "./generate.mjs";
 import { isObject, type JsonObject } from "./tests/strategic-merge.js";
 
 const variants = {
@@ -47,21 +48,24 @@ describe("rendering", () => {
   test("the default kustomization renders the production set", (t) => {
     t.diagnostic(`renderer: ${rendered.production.renderer}`);
     const kinds = production.map((o) => `${o.kind}/${o.metadata.name}`).sort();
-    assert.deepEqual(kinds, [
-      "ConfigMap/marketplace-config",
-      "ConfigMap/recommendations-config",
-      "Deployment/marketplace",
-      "Deployment/recommendations",
-      "HorizontalPodAutoscaler/marketplace",
-      "HorizontalPodAutoscaler/recommendations",
+    // Six objects per deployable (deploy/generate.mjs), PostgreSQL and RabbitMQ, the namespace.
+    const expected = [
+      ...DEPLOYABLES.flatMap((d) =>
+        ["ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"].map(
+          (kind) => `${kind}/${kind === "ConfigMap" ? `${d.name}-config` : d.name}`,
+        ),
+      ),
+      "ConfigMap/postgres-init",
+      "StatefulSet/postgres",
+      "Service/postgres",
+      "NetworkPolicy/postgres",
+      "StatefulSet/rabbitmq",
+      "Service/rabbitmq",
+      "NetworkPolicy/rabbitmq",
       "Namespace/online-books",
-      "NetworkPolicy/marketplace",
-      "NetworkPolicy/recommendations",
-      "PodDisruptionBudget/marketplace",
-      "PodDisruptionBudget/recommendations",
-      "Service/marketplace",
-      "Service/recommendations",
-    ]);
+    ].sort();
+    assert.deepEqual(kinds, expected);
+    assert.equal(DEPLOYABLES.length, 12);
     for (const o of production)
       if (o.kind !== "Namespace") assert.equal(o.metadata.namespace, "online-books", `${o.kind}/${o.metadata.name}`);
     // Three pods each, as in the tutorial, owned by the autoscalers.
@@ -154,10 +158,10 @@ describe("Prometheus scrape config (deploy/prometheus/prometheus.yml)", () => {
   for (const variant of ["production", "production-mtls-ingress"] as const) {
     test(`${variant}: pod discovery keeps exactly each pod's metrics port`, () => {
       const targets = scraped(rendered[variant].objects).map((t) => `${t.service} ${t.__address__} ${t.namespace}`);
-      assert.deepEqual(targets.sort(), [
-        "marketplace 10.0.0.7:9465 online-books",
-        "recommendations 10.0.0.7:9464 online-books",
-      ]);
+      assert.deepEqual(
+        targets.sort(),
+        DEPLOYABLES.map((d) => `${d.name} 10.0.0.7:${d.metricsPort} online-books`).sort(),
+      );
     });
   }
 
@@ -167,8 +171,10 @@ describe("Prometheus scrape config (deploy/prometheus/prometheus.yml)", () => {
     assert.ok(port);
     port.name = "prometheus";
     assert.deepEqual(
-      scraped(broken).map((t) => t.service),
-      ["marketplace"],
+      scraped(broken)
+        .map((t) => t.service)
+        .includes("recommendations"),
+      false,
     );
   });
 });
@@ -297,7 +303,7 @@ describe("deployment rules", () => {
     [
       "ports",
       "client dials the wrong port",
-      (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_PORT = "5000"),
+      (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_ADDRESS = "dns:///recommendations:5000"),
     ],
     [
       "ports",

@@ -93,8 +93,10 @@ function seconds(duration: Json | undefined): number {
 
 /** What compose.yaml is checked against. */
 export interface ComposeExpectations {
-  /** The only service that may publish ports. */
+  /** The service users open (the shop): it must wait for its backends. */
   readonly publicService: string;
+  /** The only services that may publish ports (the public one among them). */
+  readonly publishing: readonly string[];
   /** Services that must be healthy before the public one starts. */
   readonly backends: readonly string[];
 }
@@ -121,8 +123,8 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
   };
   const all = services(file);
   for (const [name, s] of all) {
-    if (name !== expect.publicService && s.ports !== undefined)
-      report("ports", `${name}: only ${expect.publicService} publishes ports`);
+    if (!expect.publishing.includes(name) && s.ports !== undefined)
+      report("ports", `${name}: only ${expect.publishing.join(", ")} publish ports`);
     const test = isObject(s.healthcheck) ? s.healthcheck.test : undefined;
     if (!Array.isArray(test) || test[0] !== "CMD")
       report("healthcheck", `${name}: needs a healthcheck in exec form (["CMD", ...])`);
@@ -131,7 +133,8 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
     if (seconds(s.stop_grace_period) <= grace) {
       report("graceful-shutdown", `${name}: stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS (${grace}s)`);
     }
-    if (s.init !== true) report("init", `${name}: set init: true so signals reach node even before its handlers exist`);
+    // Our images (built here) run node as PID 1; the PostgreSQL and RabbitMQ images bring their own.
+    if (s.build !== undefined && s.init !== true) report("init", `${name}: set init: true so signals reach node even before its handlers exist`);
     // Secrets come from the environment compose runs in (${VAR}), never written in the file.
     for (const [k, v] of env) {
       if (SECRET_VARIABLE.test(k) && !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[?-][^}]*)?\}$/.test(v))
@@ -150,6 +153,14 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
           `${name}: ${k}=${raw} but ${url.hostname} serves metrics on METRICS_PORT=${environment(target).get("METRICS_PORT")}`,
         );
     }
+    // X_ADDRESS (dns:///host:port or host:port) naming another service must use its PORT.
+    for (const [k, raw] of env) {
+      if (!k.endsWith("_ADDRESS")) continue;
+      const m = /^(?:dns:\/\/\/)?([^:/]+):(\d+)$/.exec(raw);
+      const target = m === null ? undefined : all.get(m[1] ?? "");
+      if (m !== null && target !== undefined && m[2] !== environment(target).get("PORT"))
+        report("ports", `${name}: ${k}=${raw} but ${m[1]} listens on PORT=${environment(target).get("PORT")}`);
+    }
     // X_HOST naming another service must come with that service's PORT.
     for (const [k, host] of env) {
       const target = all.get(host);
@@ -163,22 +174,29 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
       }
     }
   }
-  const pub = all.get(expect.publicService);
-  if (pub === undefined) report("ports", `no ${expect.publicService} service`);
-  else {
+  for (const name of expect.publishing) {
+    const s = all.get(name);
+    if (s === undefined) {
+      report("ports", `no ${name} service`);
+      continue;
+    }
     // The app's PORT may be published; the admin port (METRICS_PORT: /metrics, /dashboard) only on
     // the loopback interface, for the operator at this machine.
-    const env = environment(pub);
-    for (const port of Array.isArray(pub.ports) ? pub.ports : []) {
+    const env = environment(s);
+    for (const port of Array.isArray(s.ports) ? s.ports : []) {
       const { target, hostIp } = publishedPort(port);
       if (target === env.get("PORT")) continue;
       if (target === env.get("METRICS_PORT")) {
         if (hostIp !== "127.0.0.1" && hostIp !== "::1")
-          report("ports", `${expect.publicService}: the admin port ${target} may be published on 127.0.0.1 only`);
+          report("ports", `${name}: the admin port ${target} may be published on 127.0.0.1 only`);
         continue;
       }
-      report("ports", `${expect.publicService}: published port ${target} is neither its PORT nor its METRICS_PORT`);
+      report("ports", `${name}: published port ${target} is neither its PORT nor its METRICS_PORT`);
     }
+  }
+  const pub = all.get(expect.publicService);
+  if (pub === undefined) report("ports", `no ${expect.publicService} service`);
+  else {
     const depends = isObject(pub.depends_on) ? pub.depends_on : {};
     for (const backend of expect.backends) {
       const d = depends[backend];
@@ -190,10 +208,17 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
   return out;
 }
 
-/** Checks the mTLS configuration (compose.yaml merged with compose.mtls.yaml). */
-export function checkComposeMtls(file: JsonObject): ComposeViolation[] {
+/**
+ * Checks the mTLS configuration (compose.yaml merged with compose.mtls.yaml) of the services the
+ * override covers (`names`; today the Marketplace and Recommendations, see compose.mtls.yaml).
+ */
+export function checkComposeMtls(
+  file: JsonObject,
+  names: readonly string[] = ["recommendations", "marketplace"],
+): ComposeViolation[] {
   const out: ComposeViolation[] = [];
   for (const [name, s] of services(file)) {
+    if (!names.includes(name)) continue;
     const env = environment(s);
     if (env.get("TLS_MODE") !== "mtls") out.push({ rule: "mtls", message: `${name}: TLS_MODE must be mtls` });
     // The gRPC health check speaks plain text only: under TLS it needs the probe port.

@@ -3,7 +3,7 @@
  * dockerfile-ast parses them (no Docker engine needed). dockerfiles.test.ts runs them on the real
  * files and on broken copies.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, globSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, posix, relative } from "node:path";
 import { DockerfileParser, type Instruction, JSONInstruction, ModifiableInstruction } from "dockerfile-ast";
 
@@ -151,7 +151,11 @@ export function checkDockerfile(text: string, expect: DockerfileExpectations): D
           if (/^https?:\/\//.test(source))
             report("no-remote-add", `${keyword} ${source}: download in a RUN step with a checksum`);
           const fromStage = flags.some((f) => f.startsWith("--from="));
-          if (!fromStage && !existsSync(join(expect.repoRoot, source))) {
+          // A glob source (COPY --parents packages/*/package.json) must match at least one path.
+          const found = source.includes("*")
+            ? globSync(source, { cwd: expect.repoRoot }).length > 0
+            : existsSync(join(expect.repoRoot, source));
+          if (!fromStage && !found) {
             report("copy-sources", `${keyword} ${source}: no such path in the build context`);
           }
         }

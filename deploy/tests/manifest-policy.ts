@@ -115,11 +115,18 @@ function reaches(c: IContainer, ports: readonly { port?: number | string }[] | u
   );
 }
 
-/** `http://host:port/path` values of `*_METRICS_URL` variables: what a container scrapes. */
+/** The admin-port paths a container reads from others: `*_METRICS_URL` and the token keys (AUTH_JWKS_URL). */
+function adminPath(variable: string): string | undefined {
+  if (variable.endsWith("_METRICS_URL")) return "/metrics";
+  if (variable === "AUTH_JWKS_URL") return "/.well-known/jwks.json";
+  return undefined;
+}
+
+/** `http://host:port/path` values of `*_METRICS_URL` and AUTH_JWKS_URL: what a container reads from admin ports. */
 function metricsUrls(env: ReadonlyMap<string, string>): { variable: string; url: URL | undefined; raw: string }[] {
   const out: { variable: string; url: URL | undefined; raw: string }[] = [];
   for (const [k, v] of env) {
-    if (!k.endsWith("_METRICS_URL")) continue;
+    if (adminPath(k) === undefined) continue;
     for (const raw of v.split(",").map((x) => x.trim())) {
       out.push({ variable: k, url: URL.canParse(raw) ? new URL(raw) : undefined, raw });
     }
@@ -150,11 +157,24 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
 
   if (deployments.length === 0) report("replicas", "no Deployment rendered");
 
-  // Which Deployments call which Service: an X_HOST variable naming the Service.
+  // Which Deployments call which Service: an X_ADDRESS (dns:///host:port) or X_HOST variable
+  // naming the Service.
   const callers = new Map<string, Set<IDeployment>>();
   for (const d of deployments) {
     for (const c of containers(d)) {
       const env = resolveEnv(c, configMaps);
+      for (const [k, raw] of env) {
+        if (!k.endsWith("_ADDRESS")) continue;
+        const m = /^(?:dns:\/\/\/)?([^:/]+):(\d+)$/.exec(raw);
+        const target = m === null ? undefined : services.find((s) => s.metadata?.name === m[1]);
+        if (m === null || target === undefined) continue;
+        const host = m[1] ?? "";
+        const set = callers.get(host) ?? new Set<IDeployment>();
+        set.add(d);
+        callers.set(host, set);
+        if (!target.spec?.ports?.some((p) => String(p.port) === m[2]))
+          report("ports", `${id(d)}: ${k}=${raw} is not a port of Service ${host}`);
+      }
       for (const [k, host] of env) {
         if (!k.endsWith("_HOST") || k === "HOST") continue;
         const target = services.find((s) => s.metadata?.name === host);
@@ -176,8 +196,8 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
   for (const d of deployments) {
     for (const c of containers(d)) {
       for (const { variable, url, raw } of metricsUrls(resolveEnv(c, configMaps))) {
-        if (url === undefined || url.protocol !== "http:" || url.pathname !== "/metrics") {
-          report("ports", `${id(d)}: ${variable}=${raw} must be an http://host:port/metrics URL`);
+        if (url === undefined || url.protocol !== "http:" || url.pathname !== adminPath(variable)) {
+          report("ports", `${id(d)}: ${variable}=${raw} must be an http://host:port${adminPath(variable)} URL`);
           continue;
         }
         const target = services.find((s) => s.metadata?.name === url.hostname);
@@ -406,8 +426,11 @@ export function checkManifests(objects: readonly K8sObject[]): Violation[] {
     if (!h.spec?.metrics?.length) report("autoscaler", `${id(h)}: needs at least one metric`);
   }
 
+  const statefulSets = objects.filter((o) => o.kind === "StatefulSet") as unknown as IDeployment[];
   for (const s of services) {
     const selected = deployments.filter((d) => matches(s.spec?.selector, podLabels(d)));
+    // PostgreSQL and RabbitMQ run as StatefulSets, outside these Deployment rules.
+    if (selected.length === 0 && statefulSets.some((x) => matches(s.spec?.selector, podLabels(x)))) continue;
     if (selected.length === 0) {
       report("ports", `${id(s)}: selects no Deployment's pods`);
       continue;

@@ -10,6 +10,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
@@ -36,6 +37,11 @@ const MODELS: Readonly<Record<string, { create: (data: K8sObject) => Model; modu
     create: (d) => new Deployment(d as never),
     module: "apps/v1/Deployment",
     type: "IDeployment",
+  },
+  "apps/v1/StatefulSet": {
+    create: (d) => new StatefulSet(d as never),
+    module: "apps/v1/StatefulSet",
+    type: "IStatefulSet",
   },
   "policy/v1/PodDisruptionBudget": {
     create: (d) => new PodDisruptionBudget(d as never),
