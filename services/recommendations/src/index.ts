@@ -3,7 +3,14 @@
  * The deployable's entry point is `main.ts`.
  * @packageDocumentation
  */
-export { createRecommendationsServer, type RecommendationsServerDeps } from "./app.js";
+export {
+  ANONYMOUS_METHODS,
+  createRecommendationsServer,
+  type RecommendationsServerDeps,
+  recommendationsService,
+  recommendationsServiceFor,
+  standaloneRecommendationsService,
+} from "./app.js";
 export {
   CATEGORY_NAMES,
   type Catalog,
@@ -14,9 +21,18 @@ export {
   loadCatalog,
   parseCatalog,
 } from "./catalog.js";
-export { LEGACY_ERRORS } from "./legacy-recommendations-handlers.js";
+export type { RecommendationsSchema } from "./db/schema.js";
+export { LEGACY_ERRORS, V1_ERRORS } from "./errors.js";
+export {
+  buildModel,
+  type ModelBook,
+  modelFromBooksFile,
+  type RecommendationModel,
+  rankingScore,
+  TUTORIAL_CATEGORIES,
+} from "./model.js";
 export { type RandomSource, sampleDistinct } from "./recommend.js";
-export { DEFAULT_MAX_RESULTS, V1_ERRORS } from "./recommendations-v1-handlers.js";
+export { DEFAULT_MAX_RESULTS, DEFAULT_SIMILAR_RESULTS, MAX_LIST_RESULTS } from "./recommendations-v1-handlers.js";
 export {
   DEFAULT_METRICS_PORT,
   DEFAULT_PORT,

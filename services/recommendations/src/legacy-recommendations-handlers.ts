@@ -1,23 +1,11 @@
 import type { CallContext } from "@obfy/kit/core";
 import { InvalidArgument, NotFound } from "@obfy/kit/core";
-import { legacyRecommendations } from "@obfy/protos";
-import type { CategoryName } from "./catalog.js";
+import type { legacyRecommendations } from "@obfy/protos";
+import { LEGACY_ERRORS } from "./errors.js";
 import { sampleDistinct } from "./recommend.js";
-import type { RecommendationsHandlerDeps } from "./recommendations-v1-handlers.js";
+import { modelSourceOf, type RecommendationsHandlerDeps } from "./recommendations-v1-handlers.js";
 
-const { BookCategory } = legacyRecommendations;
-
-/** The stable messages of the errors the legacy API returns (documented in docs/recommendations-api.md). */
-export const LEGACY_ERRORS = {
-  categoryNotFound: "Category not found",
-  negativeMaxResults: (value: number) => `max_results must be >= 0, got ${value}`,
-} as const;
-
-const NAME_BY_CATEGORY = new Map<number, CategoryName>([
-  [BookCategory.MYSTERY, "mystery"],
-  [BookCategory.SCIENCE_FICTION, "science-fiction"],
-  [BookCategory.SELF_HELP, "self-help"],
-]);
+export { LEGACY_ERRORS };
 
 /** Handlers of the tutorial's unversioned `Recommendations` service. */
 export interface LegacyRecommendationsHandlers {
@@ -32,20 +20,18 @@ export interface LegacyRecommendationsHandlers {
  * MYSTERY = 0 is a real category, unknown categories are NOT_FOUND "Category not found", and
  * max_results is an upper bound where 0 means zero books (the tutorial's `min(max_results, n)`).
  * A negative max_results made the tutorial's `random.sample` raise (UNKNOWN); here it is a
- * proper INVALID_ARGUMENT.
+ * proper INVALID_ARGUMENT. The books are the catalogue's, in the Catalog category of the same
+ * name (see model.ts), each answer sampled from precomputed entries of the current model.
  */
 export function createLegacyRecommendationsHandlers(deps: RecommendationsHandlerDeps): LegacyRecommendationsHandlers {
   const random = deps.random ?? Math.random;
+  const model = modelSourceOf(deps);
   return {
     async recommend(request) {
-      const name = NAME_BY_CATEGORY.get(request.category);
-      if (name === undefined) throw new NotFound(LEGACY_ERRORS.categoryNotFound);
+      const books = model().legacyByCategory.get(request.category);
+      if (books === undefined) throw new NotFound(LEGACY_ERRORS.categoryNotFound);
       if (request.maxResults < 0) throw new InvalidArgument(LEGACY_ERRORS.negativeMaxResults(request.maxResults));
-      const recommendations = sampleDistinct(deps.catalog[name], request.maxResults, random).map((book) => ({
-        id: book.id,
-        title: book.title,
-      }));
-      return { recommendations };
+      return { recommendations: sampleDistinct(books, request.maxResults, random) };
     },
   };
 }

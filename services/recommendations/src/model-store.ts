@@ -1,0 +1,225 @@
+// Keeps this process's in-memory model current. Every transaction that changes the read model
+// (an event consumer's, the backfill's, on any replica) bumps `model_revision` and NOTIFYs the
+// new revision at commit. Each process holds ONE connection that LISTENs there and reloads the
+// whole model from one snapshot when a newer revision is announced; it also polls the revision
+// (MODEL_POLL_INTERVAL_MS), so a notification lost with a dropped connection costs at most one
+// interval. Reloads never overlap: notifications that arrive during one are folded into a single
+// next reload. Calls keep being answered from the previous model meanwhile.
+import type { Logger } from "@obfy/kit/core";
+import type { Database } from "@obfy/kit/db";
+import type { BackgroundTask } from "@obfy/kit/service";
+import type { PoolClient } from "pg";
+import type { Catalog } from "./catalog.js";
+import { MODEL_CHANNEL } from "./db/migrations/0001-create-read-model.js";
+import { readModelRevision, readSnapshot } from "./db/read-model.js";
+import type { RecommendationsSchema } from "./db/schema.js";
+import { buildModel, modelFromBooksFile, type RecommendationModel } from "./model.js";
+
+/** The process's current model, as a background task that keeps it current. */
+export interface ModelStore extends BackgroundTask {
+  /** The model to answer from now (the hot path: a field read). */
+  current(): RecommendationModel;
+  /** Reloads now if the read model moved on (what a notification or the poll does). */
+  refresh(): Promise<void>;
+  /** Resolves once the model is at `revision` or newer, or rejects after `timeoutMs`. */
+  waitForRevision(revision: number, timeoutMs?: number): Promise<void>;
+}
+
+// A burst of commits (a backfill page, a queue of events) becomes one reload.
+const RELOAD_DELAY_MS = 20;
+// Lost LISTEN connection: again after 0.5 s, doubling up to 10 s.
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
+/** Creates the store; `start` loads the first model before the service listens. */
+export function createModelStore(options: {
+  readonly database: Database<RecommendationsSchema>;
+  /** data/books.json: answers while the read model has no book. */
+  readonly fallback: Catalog;
+  readonly logger: Logger;
+  readonly pollIntervalMs: number;
+}): ModelStore {
+  const { database, fallback } = options;
+  const logger = options.logger.child({ component: "model-store" });
+  const fileModel = modelFromBooksFile(fallback);
+  let model: RecommendationModel = fileModel;
+  let loaded = -1;
+  let stopped = true;
+  let listener: PoolClient | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
+  let failures = 0;
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  let scheduled: NodeJS.Timeout | undefined;
+  const waiters = new Set<{ revision: number; resolve: () => void }>();
+
+  async function load(): Promise<void> {
+    const snapshot = await readSnapshot(database.kysely);
+    if (snapshot.revision <= loaded) return;
+    const next =
+      snapshot.books.length === 0 ? modelFromBooksFile(fallback, snapshot.revision) : buildModel(snapshot, fallback);
+    if (next.source !== model.source) {
+      logger.info(
+        { source: next.source, books: next.bookCount, revision: next.revision },
+        next.source === "catalog"
+          ? "Recommending from the catalogue's books"
+          : "The read model has no book yet: recommending from the books file",
+      );
+    }
+    model = next;
+    loaded = snapshot.revision;
+    logger.debug({ revision: loaded, books: next.bookCount }, "Model reloaded");
+    for (const waiter of waiters) {
+      if (waiter.revision <= loaded) {
+        waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  /** One reload at a time; a request during one runs one more after it. */
+  function reload(): Promise<void> {
+    if (reloading !== undefined) {
+      again = true;
+      return reloading;
+    }
+    reloading = (async () => {
+      try {
+        do {
+          again = false;
+          await load();
+        } while (again && !stopped);
+      } finally {
+        reloading = undefined;
+      }
+    })();
+    return reloading;
+  }
+
+  function reloadSoon(): void {
+    if (stopped || scheduled !== undefined) return;
+    scheduled = setTimeout(() => {
+      scheduled = undefined;
+      reload().catch((error: unknown) => logger.warn({ err: error }, "Model reload failed; the poll tries again"));
+    }, RELOAD_DELAY_MS);
+    scheduled.unref();
+  }
+
+  async function check(): Promise<void> {
+    if ((await readModelRevision(database.kysely)) > loaded) await reload();
+  }
+
+  function drop(client: PoolClient, error: unknown): void {
+    if (listener === client) listener = undefined;
+    client.removeAllListeners("notification");
+    client.on("error", () => {});
+    client.release(error instanceof Error ? error : true);
+  }
+
+  function scheduleListen(): void {
+    if (stopped || retry !== undefined) return;
+    failures++;
+    retry = setTimeout(
+      () => {
+        retry = undefined;
+        void listen();
+      },
+      Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1)),
+    );
+    retry.unref();
+  }
+
+  async function listen(): Promise<void> {
+    if (stopped) return;
+    let client: PoolClient | undefined;
+    try {
+      client = await database.pool.connect();
+      const held = client;
+      let lost = false;
+      held.on("error", (error) => {
+        if (lost) return;
+        lost = true;
+        logger.warn({ err: error }, "Model LISTEN connection lost; reconnecting");
+        drop(held, error);
+        scheduleListen();
+      });
+      held.on("notification", (message) => {
+        if (message.channel !== MODEL_CHANNEL) return;
+        if (Number(message.payload) > loaded) reloadSoon();
+      });
+      await held.query(`LISTEN ${MODEL_CHANNEL}`);
+      listener = held;
+      if (failures > 0) {
+        failures = 0;
+        logger.info("Model LISTEN connection back");
+        // Whatever committed while nobody listened.
+        reloadSoon();
+      }
+    } catch (error) {
+      if (client !== undefined) drop(client, error);
+      if (stopped) return;
+      logger.warn({ err: error }, "Model LISTEN failed; retrying");
+      scheduleListen();
+    }
+  }
+
+  function schedulePoll(): void {
+    if (stopped) return;
+    poll = setTimeout(() => {
+      check()
+        .catch((error: unknown) => logger.warn({ err: error }, "Model revision poll failed"))
+        .finally(schedulePoll);
+    }, options.pollIntervalMs);
+    poll.unref();
+  }
+
+  return {
+    name: "model-store",
+    current: () => model,
+    refresh: check,
+    waitForRevision(revision, timeoutMs = 10_000) {
+      if (loaded >= revision) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const waiter = { revision, resolve };
+        waiters.add(waiter);
+        setTimeout(() => {
+          if (waiters.delete(waiter))
+            reject(new Error(`model not at revision ${revision} after ${timeoutMs} ms (at ${loaded})`));
+        }, timeoutMs).unref();
+      });
+    },
+    async start() {
+      stopped = false;
+      // LISTEN first: a change committed while the first snapshot is read is then announced.
+      await listen();
+      try {
+        await reload();
+      } catch (error) {
+        logger.warn({ err: error }, "Cannot read the read model; recommending from the books file until it can");
+      }
+      schedulePoll();
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(retry);
+      clearTimeout(poll);
+      clearTimeout(scheduled);
+      await reloading?.catch(() => {});
+      const client = listener;
+      listener = undefined;
+      if (client !== undefined) {
+        client.removeAllListeners("notification");
+        await client.query(`UNLISTEN ${MODEL_CHANNEL}`).then(
+          () => client.release(),
+          (error: Error) => client.release(error),
+        );
+      }
+    },
+  };
+}
+
+/** A store over a fixed model (no database): the service without a read model, and tests. */
+export function createStaticModelStore(model: RecommendationModel): Pick<ModelStore, "current"> {
+  return { current: () => model };
+}
