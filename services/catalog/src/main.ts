@@ -1,0 +1,4 @@
+import { runService } from "@obfy/kit/service";
+import { catalogService } from "./app.js";
+
+await runService(catalogService);
