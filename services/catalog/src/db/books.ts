@@ -202,7 +202,8 @@ export async function upsertCategories(
 
 /** ListBooks' orderings: the sort key and its direction; ties go by id in the same direction. */
 export const ORDERINGS = {
-  title: { key: sql`lower(title)`, descending: false, type: "string" },
+  // By code point, whatever the database's collation, so pages and tests agree everywhere.
+  title: { key: sql`lower(title) collate "C"`, descending: false, type: "string" },
   publication_year: { key: sql`publication_year`, descending: false, type: "number" },
   "-publication_year": { key: sql`publication_year`, descending: true, type: "number" },
   price: { key: sql`price_minor`, descending: false, type: "number" },

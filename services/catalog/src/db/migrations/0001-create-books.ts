@@ -66,7 +66,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 
   await sql`create index books_search on books using gin (search_document)`.execute(db);
   await sql`create index books_category_ids on books using gin (category_ids)`.execute(db);
-  await sql`create index books_title_order on books (lower(title), id)`.execute(db);
+  await sql`create index books_title_order on books ((lower(title) collate "C"), id)`.execute(db);
 
   // The vocabulary that misspelt words are matched against (the approach of PostgreSQL's
   // documentation for spelling suggestions, F.35.5): words are only added, so one that left
