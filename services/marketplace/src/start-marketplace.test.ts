@@ -17,28 +17,39 @@ import {
   traceLogMixin,
 } from "@obfy/kit";
 import { createDevCertificates } from "@obfy/kit/dev";
-import { recommendationsV1 } from "@obfy/protos";
+import { UNAVAILABLE_NOTICE } from "./calls.js";
 import { createCaptureLogger } from "./fixtures/capture-logger.js";
-import { startTestRecommendationsServer, v1Books } from "./fixtures/recommendations-server.js";
+import {
+  recommendedBooks,
+  recommendedTitles,
+  startTestRecommendationsServer,
+} from "./fixtures/recommendations-server.js";
 import { type RunningMarketplace, startMarketplace } from "./start-marketplace.js";
 
-const { BookCategory } = recommendationsV1;
-const NOTICE = "Recommendations are unavailable right now. Please try again in a moment.";
 const TITLES = ["The Maltese Falcon", "Murder on the Orient Express", "The Hound of the Baskervilles"];
-const RECOMMEND = { grpc_service: "bookstore.recommendations.v1.RecommendationsService", grpc_method: "Recommend" };
+const RECOMMEND = {
+  grpc_service: "bookstore.recommendations.v1.RecommendationsService",
+  grpc_method: "RecommendForShopper",
+};
+const listItems = recommendedTitles;
 
-function listItems(html: string): string[] {
-  return [...html.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1] ?? "");
-}
+const books = () => recommendedBooks(...TITLES);
 
-const books = () => v1Books(BookCategory.BOOK_CATEGORY_MYSTERY, ...TITLES);
-
-/** Starts the Marketplace on loopback, port 0 for both servers, with `env` on top; stops it after the test. */
+/**
+ * Starts the Marketplace on loopback, port 0 for both servers, with `env` on top; stops it after
+ * the test. The other store services point at a port nothing listens on: their sections degrade.
+ */
 async function start(t: TestContext, env: Record<string, string>) {
   const { logger, lines } = createCaptureLogger({ mixin: traceLogMixin });
+  const nobody = `127.0.0.1:${await unusedPort()}`;
+  const elsewhere = Object.fromEntries(
+    ["CATALOG", "INVENTORY", "ACCOUNTS", "REVIEWS", "CART", "ORDERS", "PAYMENTS", "NOTIFICATIONS", "WEBHOOKS"].map(
+      (name) => [`${name}_ADDRESS`, nobody],
+    ),
+  );
   const marketplace = await startMarketplace({
     logger,
-    env: { HOST: "127.0.0.1", PORT: "0", METRICS_HOST: "127.0.0.1", METRICS_PORT: "0", ...env },
+    env: { HOST: "127.0.0.1", PORT: "0", METRICS_HOST: "127.0.0.1", METRICS_PORT: "0", ...elsewhere, ...env },
   });
   t.after(() => marketplace.close());
   return { marketplace, lines };
@@ -73,7 +84,7 @@ async function unusedPort(): Promise<number> {
 }
 
 describe("startMarketplace", () => {
-  it("counts homepage requests and Recommend calls on the admin port, which also serves the dashboard", async (t) => {
+  it("counts homepage requests and RecommendForShopper calls on the admin port, which also serves the dashboard", async (t) => {
     // Recommendations with its own server metrics, scraped by the dashboard like the real one.
     const recommendationsMetrics = createMetrics({ defaultMetrics: false });
     const server = await startTestRecommendationsServer(books, 0, {
@@ -101,7 +112,7 @@ describe("startMarketplace", () => {
     }
     const after = await homepageRequests(marketplace);
     assert.deepEqual(after, { http: before.http + 3, grpc: before.grpc + 3 });
-    await fetch(`${marketplace.url}/?category=self-help`).then((r) => r.text());
+    await fetch(`${marketplace.url}/?from=newsletter`).then((r) => r.text());
     assert.equal((await homepageRequests(marketplace)).http, after.http + 1, "the route label is /, not the URL");
 
     // Neither metrics nor the dashboard are on the public port.
@@ -132,7 +143,7 @@ describe("startMarketplace", () => {
     );
   });
 
-  it("continues an incoming trace into the Recommend call and the logs", async (t) => {
+  it("continues an incoming trace into the RecommendForShopper call and the logs", async (t) => {
     const server = await startTestRecommendationsServer(books);
     t.after(() => server.shutdown());
     const { marketplace, lines } = await start(t, {
@@ -148,16 +159,14 @@ describe("startMarketplace", () => {
     await page.text();
     const sent = server.traceparents.at(-1);
     const match = new RegExp(`^00-${traceId}-([0-9a-f]{16})-01$`).exec(sent ?? "");
-    assert.ok(match, `Recommend carried the caller's trace: ${sent}`);
+    assert.ok(match, `RecommendForShopper carried the caller's trace: ${sent}`);
     assert.notEqual(match[1], parentSpanId, "as a child of the Marketplace's own spans");
 
     const traced = lines.filter((line) => line.trace_id === traceId);
-    // The Recommend call's line and the access-log line (LOG_REQUESTS) can be found by the trace id.
-    assert.deepEqual(
-      traced.map((line) => line.msg),
-      ["grpc client call", "request completed"],
-      JSON.stringify(lines),
-    );
+    // The calls' lines and the access-log line (LOG_REQUESTS) can be found by the trace id.
+    const messages = traced.map((line) => line.msg);
+    assert.ok(messages.includes("grpc client call"), JSON.stringify(lines));
+    assert.equal(messages.at(-1), "request completed", JSON.stringify(lines));
     assert.ok(traced.every((line) => typeof line.span_id === "string" && line.trace_flags === "01"));
     assert.ok(!lines.some((line) => line.trace_id !== undefined && line.trace_id !== traceId));
 
@@ -199,7 +208,7 @@ describe("startMarketplace", () => {
     // The default (TLS_MODE unset: plaintext) cannot reach a TLS server: the page degrades.
     const plain = await start(t, target);
     const degraded = await (await fetch(`${plain.marketplace.url}/`)).text();
-    assert.ok(degraded.includes(NOTICE));
+    assert.ok(degraded.includes(UNAVAILABLE_NOTICE));
     assert.deepEqual(listItems(degraded), []);
   });
 

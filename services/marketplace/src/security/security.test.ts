@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fastifyFormbody from "@fastify/formbody";
 import fastify, { type LightMyRequestResponse } from "fastify";
-import { CATEGORY_SLUGS } from "../categories.js";
-import { PREFERENCE_COOKIE, preferredCategory, registerPreferences, renderPreferencesForm } from "../preferences.js";
+import { eta } from "../views.js";
 import { escapeAttr, escapeHtml, safeUrl } from "./escape.js";
 import { CSP_DIRECTIVES, readSecurityConfig, registerSecurity, type SecurityConfig } from "./index.js";
 
@@ -19,15 +19,18 @@ const CONFIG: SecurityConfig = {
 async function buildApp(config: SecurityConfig = CONFIG) {
   const app = fastify({ logger: false });
   await registerSecurity(app, config);
-  await registerPreferences(app, { secureCookies: config.secureCookies });
-  app.get("/", async (request, reply) => {
+  await app.register(fastifyFormbody);
+  app.get("/", async (_request, reply) => {
     const token = reply.generateCsrf();
     return reply
       .type("text/html; charset=utf-8")
       .send(
-        `<!doctype html><p>${escapeHtml(preferredCategory(request) ?? "none")}</p>${renderPreferencesForm(token, preferredCategory(request))}`,
+        `<!doctype html><form method="post" action="/form"><input type="hidden" name="_csrf" value="${escapeAttr(token)}"></form>`,
       );
   });
+  app.post<{ Body: { note?: string } }>("/form", { preHandler: app.csrfProtection.bind(app) }, async (request, reply) =>
+    reply.redirect(`/?note=${encodeURIComponent(request.body?.note ?? "")}`, 303),
+  );
   app.get("/healthz", async () => ({ status: "ok" }));
   await app.ready();
   return app;
@@ -141,7 +144,7 @@ describe("rate limiting", () => {
   });
 });
 
-describe("CSRF-protected preferences form", () => {
+describe("CSRF-protected forms", () => {
   test("POST without a token, with a bad token, or without the secret cookie is 403", async (t) => {
     const app = await buildApp();
     t.after(() => app.close());
@@ -152,61 +155,23 @@ describe("CSRF-protected preferences form", () => {
     const form = (body: string, cookieHeader?: string) =>
       app.inject({
         method: "POST",
-        url: "/preferences",
+        url: "/form",
         headers: {
           "content-type": "application/x-www-form-urlencoded",
           ...(cookieHeader ? { cookie: cookieHeader } : {}),
         },
         payload: body,
       });
-    assert.equal((await form("category=self-help", cookie)).statusCode, 403);
-    assert.equal((await form(`category=self-help&_csrf=${encodeURIComponent(`${token}x`)}`, cookie)).statusCode, 403);
-    assert.equal((await form(`category=self-help&_csrf=${encodeURIComponent(token)}`)).statusCode, 403);
+    assert.equal((await form("note=hi", cookie)).statusCode, 403);
+    assert.equal((await form(`note=hi&_csrf=${encodeURIComponent(`${token}x`)}`, cookie)).statusCode, 403);
+    assert.equal((await form(`note=hi&_csrf=${encodeURIComponent(token)}`)).statusCode, 403);
     // A token from another visitor's page does not match this visitor's secret.
     const other = await app.inject({ method: "GET", url: "/", remoteAddress: "10.0.0.9" });
-    assert.equal(
-      (await form(`category=self-help&_csrf=${encodeURIComponent(tokenIn(other.body))}`, cookie)).statusCode,
-      403,
-    );
-  });
-
-  test("a good token saves the category in a cookie and redirects with 303", async (t) => {
-    const app = await buildApp();
-    t.after(() => app.close());
-    const page = await app.inject({ method: "GET", url: "/" });
-    const response = await app.inject({
-      method: "POST",
-      url: "/preferences",
-      headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookiesOf(page) },
-      payload: `category=self-help&_csrf=${encodeURIComponent(tokenIn(page.body))}`,
-    });
-    assert.equal(response.statusCode, 303);
-    assert.equal(response.headers.location, "/?category=self-help");
-    const saved = response.cookies.find((c) => c.name === PREFERENCE_COOKIE);
-    assert.equal(saved?.value, "self-help");
-    assert.equal(saved?.httpOnly, true);
-    assert.equal(saved?.sameSite, "Lax");
-    // The next page knows the preference.
-    const next = await app.inject({ method: "GET", url: "/", cookies: { [PREFERENCE_COOKIE]: "self-help" } });
-    assert.match(next.body, /<p>self-help<\/p>/);
-    assert.match(next.body, /<option value="self-help" selected>/);
-  });
-
-  test("an unknown category with a good token is 400 listing the choices", async (t) => {
-    const app = await buildApp();
-    t.after(() => app.close());
-    const page = await app.inject({ method: "GET", url: "/" });
-    const response = await app.inject({
-      method: "POST",
-      url: "/preferences",
-      headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookiesOf(page) },
-      payload: `category=%3Cscript%3E&_csrf=${encodeURIComponent(tokenIn(page.body))}`,
-    });
-    assert.equal(response.statusCode, 400);
-    assert.equal(response.body, `Unknown category. Choose one of: ${CATEGORY_SLUGS.join(", ")}.`);
-    // A forged preference cookie is ignored, not echoed.
-    const forged = await app.inject({ method: "GET", url: "/", cookies: { [PREFERENCE_COOKIE]: "<script>" } });
-    assert.match(forged.body, /<p>none<\/p>/);
+    assert.equal((await form(`note=hi&_csrf=${encodeURIComponent(tokenIn(other.body))}`, cookie)).statusCode, 403);
+    // The right token with its cookie goes through.
+    const ok = await form(`note=hi&_csrf=${encodeURIComponent(token)}`, cookie);
+    assert.equal(ok.statusCode, 303);
+    assert.equal(ok.headers.location, "/?note=hi");
   });
 });
 
@@ -238,9 +203,10 @@ describe("escaping helpers", () => {
     }
   });
 
-  test("the rendered form escapes what it embeds", () => {
-    const html = renderPreferencesForm(`"><script>alert(1)</script>`, undefined);
-    assert.ok(!html.includes("<script>"));
-    assert.ok(html.includes('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"'));
+  test("the templates escape what they print: a form field's value and error", () => {
+    const evil = `"><script>alert(1)</script>`;
+    const html = eta.render("./partials/field", { id: "x", name: "x", label: "X", value: evil, error: evil });
+    assert.ok(!html.includes("<script>"), html);
+    assert.ok(html.includes('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"'), html);
   });
 });
