@@ -29,6 +29,8 @@
 export const SERVICES = Object.freeze([
   Object.freeze({ name: "recommendations", protocol: "grpc", port: 50051, metricsPort: 9464, database: true }),
   Object.freeze({ name: "inventory", protocol: "grpc", port: 50053, metricsPort: 9467, database: true }),
+  Object.freeze({ name: "reviews", protocol: "grpc", port: 50055, metricsPort: 9469, database: true }),
+  Object.freeze({ name: "cart", protocol: "grpc", port: 50056, metricsPort: 9470, database: true }),
   Object.freeze({ name: "payments", protocol: "grpc", port: 50058, metricsPort: 9472, database: true }),
   Object.freeze({ name: "orders", protocol: "grpc", port: 50057, metricsPort: 9471, database: true }),
   Object.freeze({ name: "marketplace", protocol: "http", port: 5000, metricsPort: 9465, database: false, open: "/" }),
