@@ -51,6 +51,8 @@ export interface SigningKeyPolicy {
    * 900: longer than verifiers cache the JWKS, 10 minutes).
    */
   readonly publishSeconds: number;
+  /** `SIGNING_KEY_CACHE_SECONDS`: how long a replica keeps the key list before reading it again (default 30). */
+  readonly cacheSeconds: number;
 }
 
 /** Reads {@link AccountsConfig}; a bad value throws naming the variable. */
@@ -77,6 +79,7 @@ export function readAccountsConfig(env: NodeJS.ProcessEnv): AccountsConfig {
     keys: {
       rotationDays: envInt(env, "SIGNING_KEY_ROTATION_DAYS", 30, { min: 1, max: 3650 }),
       publishSeconds: envInt(env, "SIGNING_KEY_PUBLISH_SECONDS", 900, { min: 0, max: 86_400 }),
+      cacheSeconds: envInt(env, "SIGNING_KEY_CACHE_SECONDS", 30, { min: 0, max: 3600 }),
     },
     maintenanceIntervalMs: envInt(env, "MAINTENANCE_INTERVAL_MS", 600_000, { min: 100, max: 86_400_000 }),
     argon2: {

@@ -67,8 +67,6 @@ export interface TokenIssuerOptions {
   readonly audience: string;
   readonly ttlSeconds: number;
   readonly policy: SigningKeyPolicy;
-  /** How long the key list is cached in memory (default 30 s): a rotation by another replica is seen within it. */
-  readonly cacheMs?: number;
 }
 
 export const ALGORITHM = "ES256";
@@ -81,7 +79,8 @@ interface LoadedKey {
 /** Creates the {@link TokenIssuer}. */
 export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
   const db = options.database.kysely;
-  const cacheMs = options.cacheMs ?? 30_000;
+  // A rotation by another replica is seen within this; the publication delay is much longer.
+  const cacheMs = options.policy.cacheSeconds * 1000;
   const imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
   let cached: { readonly at: number; readonly keys: Promise<LoadedKey[]> } | undefined;
 
