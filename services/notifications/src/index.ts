@@ -1,0 +1,2 @@
+// The Notifications service's definition and the pieces its tests and tools use.
+export { notificationsService } from "./app.js";

@@ -1,0 +1,4 @@
+import { runService } from "@obfy/kit/service";
+import { notificationsService } from "./app.js";
+
+await runService(notificationsService);
