@@ -369,3 +369,34 @@ describe("gateway", () => {
     });
   });
 });
+
+describe("gateway rate limits", () => {
+  let h: GatewayHarness;
+  before(async () => {
+    h = await startGatewayHarness({
+      env: { GATEWAY_ANONYMOUS_RATE_LIMIT: "3", GATEWAY_RATE_LIMIT: "6", GATEWAY_RATE_WINDOW_MS: "60000" },
+    });
+  });
+  after(() => h?.stop());
+
+  test("anonymous callers get 429 with Retry-After sooner than callers with a token, counted per subject", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await h.api("/v1/categories")).response.status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    const limited = await h.api("/v1/categories");
+    assert.equal(limited.response.status, 429);
+    const retryAfter = Number(limited.response.headers.get("retry-after"));
+    assert.ok(retryAfter > 0 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    assert.deepEqual(limited.body, { code: 8, message: "Too many requests, retry later", details: [] });
+
+    const token = await h.identity.token({ subject: "acc-busy" });
+    const withToken: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      withToken.push((await h.api("/v1/categories", { headers: { authorization: `Bearer ${token}` } })).response.status);
+    }
+    assert.deepEqual(withToken, [200, 200, 200, 200, 200, 200, 429], "the higher limit, and its own count");
+    const another = await h.identity.token({ subject: "acc-calm" });
+    const calm = await h.api("/v1/categories", { headers: { authorization: `Bearer ${another}` } });
+    assert.equal(calm.response.status, 200, "another subject has a count of its own");
+  });
+});
