@@ -1,0 +1,190 @@
+// The back-office in a real browser against the real store services (the harness says which run
+// as stand-ins): only admins get in, every action is checked on the server and logged with who
+// did it; orders (search, ship, deliver, refund), stock, catalogue, dead letters (inspect,
+// replay, discard) and the mailbox. axe-core runs on every page.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { assertAccessible, launchChromium, textOf } from "../services/marketplace/src/fixtures/browser.js";
+import { ADMIN, type StoreHarness, startStoreHarness } from "../services/marketplace/src/fixtures/store-harness.js";
+
+let store: StoreHarness;
+let browser: Browser;
+
+before(async () => {
+  store = await startStoreHarness();
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await store?.stop();
+});
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto(`${store.url}/account/sign-in`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await Promise.all([page.waitForURL(`${store.url}/account`), page.getByRole("button", { name: "Sign in" }).click()]);
+}
+
+function adminActions(): { action: unknown; admin_email: unknown; outcome: unknown }[] {
+  return store.logLines
+    .filter((line) => line.msg === "admin action")
+    .map((line) => ({ action: line.action, admin_email: line.admin_email, outcome: line.outcome }));
+}
+
+describe("the back-office", () => {
+  it("lets only admins in, and logs every action with who did it", async () => {
+    const visitor = await browser.newPage();
+    await visitor.goto(`${store.url}/admin/orders`);
+    assert.equal(visitor.url(), `${store.url}/account/sign-in?return_to=%2Fadmin%2Forders`);
+    await visitor.close();
+
+    // A shopper buys a book, then is refused the back-office.
+    const shopperContext = await browser.newContext();
+    const shopper = await shopperContext.newPage();
+    const email = `buyer-${Date.now()}@example.com`;
+    await shopper.goto(`${store.url}/account/sign-up`);
+    await shopper.getByLabel("Email").fill(email);
+    await shopper.getByLabel("Password").fill("a long enough password 42");
+    await Promise.all([
+      shopper.waitForURL(`${store.url}/account`),
+      shopper.getByRole("button", { name: "Create account" }).click(),
+    ]);
+    await shopper.goto(`${store.url}/books/2`);
+    await Promise.all([
+      shopper.waitForURL(`${store.url}/cart`),
+      shopper.getByRole("button", { name: "Add to cart" }).click(),
+    ]);
+    await Promise.all([
+      shopper.waitForURL(/\/checkout\??$/),
+      shopper.getByRole("button", { name: "Checkout" }).click(),
+    ]);
+    for (const [label, value] of [
+      ["Full name", "Bo Buyer"],
+      ["Street address", "2 Shelf Street"],
+      ["Town or city", "Booktown"],
+      ["Postal code", "54321"],
+      ["Country code", "US"],
+      ["Card number", "4242424242424242"],
+      ["Expiry", "01/33"],
+      ["CVC", "321"],
+    ] as const) {
+      await shopper.getByLabel(label).fill(value);
+    }
+    await Promise.all([
+      shopper.waitForURL(/\/orders\/[0-9a-f-]{36}$/),
+      shopper.getByRole("button", { name: "Place order" }).click(),
+    ]);
+    await shopper.locator("#order-status", { hasText: "Confirmed" }).waitFor({ timeout: 30_000 });
+    const orderId = shopper.url().split("/").at(-1) ?? "";
+    const refused = await shopper.goto(`${store.url}/admin`);
+    assert.equal(refused?.status(), 403);
+    assert.equal(await textOf(shopper, "main p"), "Only administrators can use the back-office.");
+    // Forged form posts are refused too: without a CSRF token, and as a shopper with one.
+    const forged = await shopper.request.post(`${store.url}/admin/orders/${orderId}/ship`, { form: { reason: "x" } });
+    assert.equal(forged.status(), 403);
+    assert.ok(store.logLines.some((l) => l.msg === "back-office refused: not an admin"));
+
+    // The admin.
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, ADMIN.email, ADMIN.password);
+    await page.getByRole("link", { name: "Back-office" }).click();
+    assert.equal(await textOf(page, "h1"), "Back-office");
+    assert.ok(await page.getByRole("link", { name: "Live service dashboard" }).isVisible());
+    await assertAccessible(page, "back-office");
+
+    // Orders: search by the shopper's email, then ship, deliver and refund.
+    await page.getByRole("link", { name: "Orders", exact: true }).first().click();
+    await page.getByLabel("Email or order number").fill(email);
+    await page.getByRole("button", { name: "Find orders" }).click();
+    assert.equal(await page.locator("tbody tr").count(), 1);
+    assert.match(await textOf(page, "tbody tr"), /Confirmed/);
+    await assertAccessible(page, "orders");
+    const short = orderId.slice(0, 8);
+    await page.getByRole("button", { name: `Ship order ${short}` }).click();
+    assert.match(await textOf(page, "[role=status]"), /ship done/);
+    await page.goto(`${store.url}/admin/orders?q=${encodeURIComponent(email)}`);
+    await page.getByRole("button", { name: `Mark delivered order ${short}` }).click();
+    await page.goto(`${store.url}/admin/orders?q=${encodeURIComponent(email)}`);
+    await page.getByLabel("Reason").fill("Damaged in transit");
+    await page.getByRole("button", { name: `Refund order ${short}` }).click();
+    await page.goto(`${store.url}/admin/orders?q=${encodeURIComponent(email)}`);
+    assert.match(await textOf(page, "tbody tr"), /Refunded/);
+
+    // Stock: view and adjust.
+    await page.goto(`${store.url}/admin/stock`);
+    await assertAccessible(page, "stock");
+    const row = page.locator("tbody tr", { hasText: "Ender's Game" });
+    const onHand = Number(await row.locator("td").nth(3).textContent());
+    await row.getByLabel("Change").fill("7");
+    await row.getByLabel("Reason").fill("Delivery from the publisher");
+    await row.getByRole("button", { name: "Adjust stock of Ender's Game" }).click();
+    assert.match(await textOf(page, "[role=status]"), new RegExp(`now ${onHand + 7} on hand`));
+
+    // Catalogue: edit a book; the shop shows the change.
+    await page.goto(`${store.url}/admin/books?q=dune`);
+    await page.getByRole("link", { name: "Edit Dune" }).click();
+    await assertAccessible(page, "book edit");
+    await page.getByLabel("Price (USD)").fill("abc");
+    await page.getByRole("button", { name: "Save book" }).click();
+    assert.equal(await textOf(page, "#price-error"), "Give a price like 12.99 (at most 100000.00).");
+    await page.getByLabel("Title").fill("Dune (anniversary edition)");
+    await page.getByLabel("Price (USD)").fill("20.00");
+    await page.getByRole("button", { name: "Save book" }).click();
+    assert.equal(await textOf(page, "[role=status]"), "Book saved.");
+    await page.goto(`${store.url}/books/5`);
+    assert.equal(await textOf(page, "h1"), "Dune (anniversary edition)");
+    assert.equal(await textOf(page, ".price"), "$20.00");
+
+    // Dead letters: one refused message, inspected, replayed (it fails again), then discarded.
+    await store.poison("counter-42");
+    const deadline = Date.now() + 30_000;
+    await page.goto(`${store.url}/admin/dead-letters`);
+    while ((await page.locator("#dl-notifications + table tbody tr").count()) === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      await page.reload();
+    }
+    const letter = page.locator("#dl-notifications + table tbody tr");
+    assert.equal(await letter.count(), 1);
+    assert.match(
+      (await letter.textContent()) ?? "",
+      /kit\.testing\.events\.v1\.CounterReset[\s\S]*refusing test message counter-42/,
+    );
+    for (const name of ["inventory", "orders", "payments", "cart", "reviews"]) {
+      assert.ok(await page.getByRole("heading", { name }).isVisible(), name);
+    }
+    await assertAccessible(page, "dead letters");
+    await letter.getByRole("button", { name: /^Replay/ }).click();
+    assert.equal(await textOf(page, "[role=status]"), "Dead letter replayed.");
+    const again = Date.now() + 30_000;
+    while ((await page.locator("#dl-notifications + table tbody tr").count()) === 0 && Date.now() < again) {
+      await new Promise((r) => setTimeout(r, 500));
+      await page.goto(`${store.url}/admin/dead-letters`);
+    }
+    await page
+      .locator("#dl-notifications + table tbody tr")
+      .getByRole("button", { name: /^Discard/ })
+      .click();
+    assert.equal(await textOf(page, "[role=status]"), "Dead letter discarded.");
+    assert.equal(await page.locator("#dl-notifications + table tbody tr").count(), 0);
+
+    // The mailbox has the shopper's receipt.
+    await page.goto(`${store.url}/admin/mail?to=${encodeURIComponent(email)}`);
+    await assertAccessible(page, "mailbox");
+    await page.getByRole("link", { name: new RegExp(`Your order ${short}`) }).click();
+    assert.match(await textOf(page, "pre"), new RegExp(orderId));
+
+    const actions = adminActions();
+    for (const action of ["order", "stock adjust", "book update", "dead letter"]) {
+      assert.ok(
+        actions.some((a) => a.action === action && a.admin_email === ADMIN.email && a.outcome === "ok"),
+        `${action} logged with the admin: ${JSON.stringify(actions)}`,
+      );
+    }
+    assert.equal(actions.filter((a) => a.action === "order" && a.outcome === "ok").length, 3);
+    await context.close();
+    await shopperContext.close();
+  });
+});
