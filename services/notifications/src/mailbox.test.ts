@@ -59,7 +59,10 @@ describe("the mailbox", () => {
     assert.equal(mail.transport, "mailbox");
     assert.equal(mail.attemptCount, 1);
     assert.equal(mail.subject, `Your receipt for order ${orderId}`);
-    assert.match(mail.textBody, /2 x Dune {2}\$12\.99 {2}= \$25\.98/);
+    assert.match(
+      mail.textBody,
+      /^ {2}2 x Dune {2}\$12\.99 {2}= \$25\.98\n {2}1 x Emma {2}\$8\.50 {2}= \$8\.50\n\nTotal charged: \$34\.48\n/m,
+    );
     assert.match(mail.textBody, /Total charged: \$34\.48/);
     assert.match(mail.textBody, new RegExp(`https://books\\.example/orders/${orderId}`));
     assert.match(mail.htmlBody, /<td>Emma<\/td><td align="center">1<\/td>/);

@@ -39,7 +39,7 @@ function subjectOf(kind: MailKindName, orderId: string): string {
 
 /** Creates the renderer: text templates print values as they are, HTML ones escape every value. */
 export function createRenderer(options: RenderOptions): (kind: MailKindName, facts: MailFacts) => RenderedMail {
-  const text = new Eta({ autoEscape: false });
+  const text = new Eta({ autoEscape: false, autoTrim: false });
   const html = new Eta({ autoEscape: true });
   const compiled = Object.fromEntries(
     Object.entries(TEMPLATES).map(([kind, t]) => [kind, { text: text.compile(t.text), html: html.compile(t.html) }]),

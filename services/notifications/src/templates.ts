@@ -1,5 +1,6 @@
 // The mails' templates (Eta), kept in code so the bundle carries them. The HTML ones escape
-// every value (`<%= %>` with autoEscape); the text ones print values as they are.
+// every value (`<%= %>` with autoEscape); the text ones print values as they are, and keep
+// their newlines except after control tags marked `-%>`.
 
 /** What every template gets as `it`. */
 export interface TemplateData {
@@ -13,9 +14,9 @@ export interface TemplateData {
   readonly refunded: boolean;
 }
 
-const TEXT_LINES = `<% it.lines.forEach(function (line) { %>
+const TEXT_LINES = `<% it.lines.forEach(function (line) { -%>
   <%= line.quantity %> x <%= line.title %>  <%= line.unitPrice %>  = <%= line.lineTotal %>
-<% }) %>`;
+<% }) -%>`;
 
 const HTML_LINES = `<table>
 <thead><tr><th align="left">Book</th><th>Qty</th><th align="right">Price</th><th align="right">Total</th></tr></thead>
@@ -52,6 +53,7 @@ export const TEMPLATES = {
     text: `Thank you for your order <%= it.orderId %>.
 
 ${TEXT_LINES}
+
 Total charged: <%= it.amount %>
 ${SIGNATURE}`,
     html: html(`<p>Thank you for your order <strong><%= it.orderId %></strong>.</p>
@@ -62,11 +64,12 @@ ${HTML_LINES}
     text: `Your order <%= it.orderId %> was cancelled: <%= it.reason %>
 
 ${TEXT_LINES}
-<% if (it.refunded) { %>
+
+<% if (it.refunded) { -%>
 The amount charged is refunded to your card.
-<% } else { %>
+<% } else { -%>
 Nothing was charged to your card.
-<% } %>
+<% } -%>
 ${SIGNATURE}`,
     html: html(`<p>Your order <strong><%= it.orderId %></strong> was cancelled: <%= it.reason %></p>
 ${HTML_LINES}
