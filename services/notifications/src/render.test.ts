@@ -36,10 +36,15 @@ test("a receipt: one line per book, the total, the order link", () => {
 });
 
 test("a cancellation says whether money comes back", () => {
-  const facts = { orderId: "o-2", currencyCode: "USD", lines: [], reason: "Out of stock" };
+  const facts = {
+    orderId: "o-2",
+    currencyCode: "USD",
+    lines: [{ title: "Dune", quantity: 1, unitPriceMinor: 100 }],
+    reason: "Out of stock",
+  };
   assert.match(
     render("order_cancelled", facts).text,
-    /was cancelled: Out of stock\n\nNothing was charged to your card\.\n/,
+    /was cancelled: Out of stock\n\n {2}1 x Dune {2}\$1\.00 {2}= \$1\.00\n\nNothing was charged to your card\.\n/,
   );
   assert.match(render("order_cancelled", { ...facts, refunded: true }).text, /The amount charged is refunded/);
 });
