@@ -136,7 +136,8 @@ export const DEPLOYABLES = [
     public: true,
     calls: ALL_BACKENDS,
     scrapes: ALL_BACKENDS,
-    env: { STORE_READ_TIMEOUT_MS: "1000", STORE_WRITE_TIMEOUT_MS: "5000" },
+    // Each page's calls get this deadline, so one slow service cannot hold a page.
+    env: { CALL_TIMEOUT_MS: "1500" },
     secretEnv: [["COOKIE_SECRET", "marketplace-secrets", "COOKIE_SECRET"]],
   },
 ];

@@ -54,12 +54,12 @@ test("multi-host: the Marketplace round-robins over 3 Recommendations hosts and 
       RATE_LIMIT_MAX: "1000000",
       // Four Node processes and the load share 2 cores here; a scheduling stall alone can pass the
       // production 800 ms deadline. This test is about retries, health and shutdown, so 2 s.
-      RECOMMENDATIONS_TIMEOUT_MS: "2000",
+      CALL_TIMEOUT_MS: "2000",
     },
     startupTimeoutMs: STARTUP_TIMEOUT_MS,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
   });
-  const url = `${origin}/?category=mystery`;
+  const url = `${origin}/`;
   await waitForBooks(url, 20_000, REQUEST_TIMEOUT_MS);
 
   const [term, killed, survivor] = replicas as [LoggedProcess, LoggedProcess, LoggedProcess];
