@@ -53,4 +53,30 @@ describe("sampleDistinct", () => {
       for (const item of sampleDistinct(items, 1)) seen.add(item);
     assert.equal(seen.size, items.length);
   });
+
+  it("picks from a large category without copying it, exactly as the full shuffle would", () => {
+    const reference = <T>(items: readonly T[], count: number, random: () => number): T[] => {
+      const pool = items.slice();
+      for (let i = 0; i < count; i++) {
+        const j = Math.min(pool.length - 1, i + Math.floor(random() * (pool.length - i)));
+        [pool[i], pool[j]] = [pool[j] as T, pool[i] as T];
+      }
+      return pool.slice(0, count);
+    };
+    const items = Array.from({ length: 100 }, (_, i) => i);
+    const [a, b] = [createSeededRandom(5), createSeededRandom(5)];
+    for (let run = 0; run < 2000; run++) {
+      const count = 1 + (run % 12);
+      assert.deepEqual(sampleDistinct(items, count, a), reference(items, count, b));
+    }
+    // Edges: a source at 0 picks the first items in order; one at 1 the last, then what moved there.
+    assert.deepEqual(
+      sampleDistinct(items, 3, () => 0),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      sampleDistinct(items, 3, () => 1),
+      [99, 0, 1],
+    );
+  });
 });
