@@ -4,6 +4,7 @@
 // commit, then find books and do nothing. Categories are brought in line with the file every
 // time. Each seeded book publishes BookCreated through the outbox like any other new book.
 import { readFileSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "@obfy/kit/core";
 import { type Database, sql } from "@obfy/kit/db";
@@ -18,6 +19,9 @@ export const DEFAULT_DATA_FILE: string = fileURLToPath(new URL("../data/books.js
 
 /** Names the seed step's advisory lock (its key is this text's hash). */
 const SEED_LOCK = "catalog-seed";
+/** How long a replica waits for another's seed, and how often it looks. */
+const SEED_WAIT_MS = 300_000;
+const SEED_RETRY_MS = 200;
 
 /** A category of the list. */
 export interface CategoryData {
@@ -92,13 +96,25 @@ export async function seedCatalog(options: {
 }): Promise<number> {
   const { database, bus, data, logger } = options;
   const started = performance.now();
-  const seeded = await database.transaction(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext(${SEED_LOCK}))`.execute(trx);
-    await upsertCategories(trx, data.categories);
-    if (!(await booksAreEmpty(trx))) return 0;
-    await createNumberedBooks(trx, bus, data.books);
-    return data.books.length;
-  });
+  const deadline = Date.now() + SEED_WAIT_MS;
+  let seeded: number | "busy";
+  // Another replica holding the lock is seeding: wait for its commit, with short statements only
+  // (a blocking lock wait would run into the pool's statement timeout, which is for requests).
+  for (;;) {
+    seeded = await database.transaction(async (trx) => {
+      const lock = await sql<{ locked: boolean }>`
+        select pg_try_advisory_xact_lock(hashtext(${SEED_LOCK})) as locked`.execute(trx);
+      if (lock.rows[0]?.locked !== true) return "busy" as const;
+      await upsertCategories(trx, data.categories);
+      if (!(await booksAreEmpty(trx))) return 0;
+      await createNumberedBooks(trx, bus, data.books);
+      return data.books.length;
+    });
+    if (seeded !== "busy") break;
+    if (Date.now() > deadline)
+      throw new Error(`The catalog seed waited ${SEED_WAIT_MS / 1000} s for another replica's`);
+    await delay(SEED_RETRY_MS);
+  }
   if (seeded > 0) {
     logger.info({ books: seeded, duration_ms: Math.round(performance.now() - started) }, "Catalog seeded");
   }
