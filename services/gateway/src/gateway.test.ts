@@ -392,7 +392,9 @@ describe("gateway rate limits", () => {
     const token = await h.identity.token({ subject: "acc-busy" });
     const withToken: number[] = [];
     for (let i = 0; i < 7; i++) {
-      withToken.push((await h.api("/v1/categories", { headers: { authorization: `Bearer ${token}` } })).response.status);
+      withToken.push(
+        (await h.api("/v1/categories", { headers: { authorization: `Bearer ${token}` } })).response.status,
+      );
     }
     assert.deepEqual(withToken, [200, 200, 200, 200, 200, 200, 429], "the higher limit, and its own count");
     const another = await h.identity.token({ subject: "acc-calm" });
