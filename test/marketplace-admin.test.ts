@@ -96,7 +96,7 @@ describe("the back-office", () => {
     await assertAccessible(page, "back-office");
 
     // Orders: search by the shopper's email, then ship, deliver and refund.
-    await page.getByRole("link", { name: "Orders", exact: true }).first().click();
+    await page.getByRole("navigation", { name: "Back-office" }).getByRole("link", { name: "Orders" }).click();
     await page.getByLabel("Email or order number").fill(email);
     await page.getByRole("button", { name: "Find orders" }).click();
     assert.equal(await page.locator("tbody tr").count(), 1);

@@ -25,11 +25,25 @@ function startMarketplace(env: Record<string, string>): LoggedProcess {
 describe("marketplace process (main.ts)", () => {
   it("serves the shop and, on the admin port only, metrics and the dashboard; exits 0 on SIGTERM", async (t) => {
     const [port, adminPort, nobody] = [await freePort(), await freePort(), await freePort()];
+    // Every store service at a port nothing listens on: each section of the page degrades.
+    const elsewhere = Object.fromEntries(
+      [
+        "RECOMMENDATIONS",
+        "CATALOG",
+        "INVENTORY",
+        "ACCOUNTS",
+        "REVIEWS",
+        "CART",
+        "ORDERS",
+        "PAYMENTS",
+        "NOTIFICATIONS",
+        "WEBHOOKS",
+      ].map((name) => [`${name}_ADDRESS`, `127.0.0.1:${nobody}`]),
+    );
     const service = startMarketplace({
       PORT: String(port),
       METRICS_PORT: String(adminPort),
-      RECOMMENDATIONS_HOST: "127.0.0.1",
-      RECOMMENDATIONS_PORT: String(nobody),
+      ...elsewhere,
     });
     t.after(() => service.stop());
     await service.waitForLine(/"msg":"Marketplace ready"/, STARTUP_MS);
@@ -51,13 +65,15 @@ describe("marketplace process (main.ts)", () => {
 
     const home = await getPage(`http://127.0.0.1:${port}/`);
     assert.equal(home.status, 200);
-    assert.match(home.body, /<form method="post" action="\/preferences">/);
+    assert.match(home.body, /<form role="search" method="get" action="\/search">/);
+    assert.match(home.body, /<h2 id="recommended-heading">Recommended for you<\/h2>/);
     assert.equal((await getPage(`http://127.0.0.1:${port}/metrics`)).status, 404);
     assert.equal((await getPage(`http://127.0.0.1:${port}/dashboard`)).status, 404);
     const metrics = await getPage(`http://127.0.0.1:${adminPort}/metrics`);
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^http_server_request_duration_seconds_count\{[^}]*http_route="\/"[^}]*\} 1$/m);
-    assert.match(metrics.body, /^grpc_client_handled_total\{[^}]*grpc_method="Recommend"[^}]*\} 1$/m);
+    assert.match(metrics.body, /^grpc_client_handled_total\{[^}]*grpc_method="RecommendForShopper"[^}]*\} 1$/m);
+    assert.match(metrics.body, /^grpc_client_handled_total\{[^}]*grpc_method="ListCategories"[^}]*\} 1$/m);
     assert.match(metrics.body, /^process_resident_memory_bytes \d+/m);
     const dashboard = await getPage(`http://127.0.0.1:${adminPort}/dashboard`);
     assert.equal(dashboard.status, 200);
