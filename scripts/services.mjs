@@ -27,6 +27,7 @@
 
 /** @type {readonly Service[]} In start order: a service after those it calls. */
 export const SERVICES = Object.freeze([
+  Object.freeze({ name: "catalog", protocol: "grpc", port: 50052, metricsPort: 9466, database: true }),
   Object.freeze({ name: "recommendations", protocol: "grpc", port: 50051, metricsPort: 9464, database: true }),
   Object.freeze({ name: "inventory", protocol: "grpc", port: 50053, metricsPort: 9467, database: true }),
   Object.freeze({ name: "reviews", protocol: "grpc", port: 50055, metricsPort: 9469, database: true }),
