@@ -22,6 +22,8 @@ import {
   sumSamples,
   withBearerToken,
 } from "@obfy/kit";
+import { createDatabase, readDatabaseConfig, sql } from "@obfy/kit/db";
+import { createTestDatabase } from "@obfy/kit/db/testing";
 import { createDevCertificates, createDevTokenIssuer, issueCertificate } from "@obfy/kit/dev";
 import { healthV1, legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { type LoggedProcess, spawnLogged } from "./support/logged-process.js";
@@ -355,6 +357,54 @@ describe("recommendations process: bearer tokens", () => {
       ),
     );
     await stopGracefully(service);
+  });
+});
+
+describe("recommendations process: the read model", () => {
+  it("migrates its database, answers from the books file while it is empty, reloads on a change, and stops cleanly", async (t) => {
+    const [own, bus] = [await createTestDatabase(), await createTestDatabase()];
+    t.after(() => Promise.all([own.drop(), bus.drop()]));
+    const { service, port, record } = await startService(t, {
+      DATABASE_URL: own.url,
+      EVENT_BUS: "postgres",
+      EVENT_BUS_DATABASE_URL: bus.url,
+      // No Catalog: the backfill retries in the background, which must not stop the service.
+      CATALOG_ADDRESS: "127.0.0.1:9",
+      METRICS_PORT: "off",
+    });
+    assert.equal(record.database, "recommendations");
+    assert.equal(record.event_bus, "postgres");
+    const v1 = clientFor(t, recommendationsV1.RecommendationsServiceService, `127.0.0.1:${port}`);
+    const selfHelp = recommendationsV1.RecommendRequest.fromPartial({
+      category: recommendationsV1.BookCategory.BOOK_CATEGORY_SELF_HELP,
+      maxResults: 10,
+    });
+    assert.deepEqual((await v1.recommend(selfHelp)).recommendations.map((b) => b.id).sort(), [7, 8, 9]);
+
+    // A change committed with a revision bump and its NOTIFY, as the consumers commit theirs.
+    const database = createDatabase<Record<string, never>>({
+      config: readDatabaseConfig({ DATABASE_URL: own.url }, { name: "recommendations" }),
+      logger,
+    });
+    t.after(() => database.close());
+    await database.kysely.transaction().execute(async (trx) => {
+      await sql`insert into books (book_id, isbn, title, authors, category_ids, publication_year, price_currency, price_minor, version)
+        values ('77', '9780062457714', 'The Subtle Art of Not Giving a F*ck', '{Mark Manson}', '{self-help}', 2016, 'USD', 1499, 1)`.execute(
+        trx,
+      );
+      await sql`with bumped as (update model_revision set revision = revision + 1 returning revision)
+        select pg_notify('recommendations_model', revision::text) from bumped`.execute(trx);
+    });
+    const deadline = Date.now() + 20_000;
+    let ids: number[] = [];
+    while (Date.now() < deadline) {
+      ids = (await v1.recommend(selfHelp)).recommendations.map((b) => b.id);
+      if (ids.length === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(ids, [77], "the catalogue's books replace the file's");
+    await stopGracefully(service);
+    assert.ok(!service.lines.join("\n").includes('"level":50'), "no error lines");
   });
 });
 
