@@ -99,7 +99,8 @@ export async function changeBookPrice(
 
 /** Records categories (the Catalog's ids); true when one was new. */
 export async function addCategories(db: Db, categoryIds: readonly string[]): Promise<boolean> {
-  const ids = [...new Set(categoryIds)].filter((id) => id !== "");
+  // Sorted: two transactions inserting the same new categories wait for each other in one order.
+  const ids = distinctBookIds(categoryIds);
   if (ids.length === 0) return false;
   const result = await db
     .insertInto("categories")
@@ -203,7 +204,7 @@ function pairsOf(bookIds: readonly string[]): { book_id: string; other_book_id: 
   return pairs;
 }
 
-/** Distinct, sorted (by code point: the same order in every transaction). */
+/** Distinct non-empty ids, sorted (by code point: the same order in every transaction). */
 export function distinctBookIds(bookIds: readonly string[]): string[] {
   return [...new Set(bookIds.filter((id) => id !== ""))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
