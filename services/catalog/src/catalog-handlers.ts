@@ -150,25 +150,24 @@ export function createCatalogHandlers(
       if (words.length === 0) return { results: [], nextPageToken: "", totalSize: 0 };
 
       const spelled = await spellWords(db, words, context.signal);
+      const after = token && { score: token.s, id: token.i };
+      const text = words.join(" ");
+      const run = (tsquery: string) =>
+        searchPage(db, { tsquery, text, categoryId, after, limit: limit + 1 }, context.signal);
       // Every word must match; when no book has them all, any word may.
       let tsquery = tsqueryText(spelled, false);
-      let totalSize = await countMatches(db, tsquery, categoryId, context.signal);
-      if (totalSize === 0 && words.length > 1) {
-        tsquery = tsqueryText(spelled, true);
+      let rows = await run(tsquery);
+      if (rows.length === 0 && words.length > 1) {
+        // An empty page after a token may only be the end of the results.
+        if (token === undefined || (await countMatches(db, tsquery, categoryId, context.signal)) === 0) {
+          tsquery = tsqueryText(spelled, true);
+          rows = await run(tsquery);
+        }
+      }
+      let totalSize = Number(rows[0]?.total ?? 0);
+      if (rows[0] === undefined && token !== undefined) {
         totalSize = await countMatches(db, tsquery, categoryId, context.signal);
       }
-      if (totalSize === 0) return { results: [], nextPageToken: "", totalSize: 0 };
-      const rows = await searchPage(
-        db,
-        {
-          tsquery,
-          text: words.join(" "),
-          categoryId,
-          after: token && { score: token.s, id: token.i },
-          limit: limit + 1,
-        },
-        context.signal,
-      );
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {

@@ -68,8 +68,8 @@ export function queryWords(query: string): string[] {
   ).slice(0, 10);
 }
 
-/** A search hit. */
-export type SearchRow = BookRow & { readonly score: number; readonly headline: string };
+/** A search hit, with the number of hits of the whole search. */
+export type SearchRow = BookRow & { readonly score: number; readonly headline: string; readonly total: string };
 
 /** Where a search page starts: after the hit with this score and id. */
 export interface SearchCursor {
@@ -98,7 +98,10 @@ export async function countMatches(
   return Number(result.rows[0]?.n ?? 0);
 }
 
-/** One page of hits, best first (ties by id), after `after`, with each hit's headline marks. */
+/**
+ * One page of hits, best first (ties by id), after `after`, with each hit's headline marks and
+ * the number of hits in all (one statement: the count costs no extra round trip).
+ */
 export async function searchPage(
   db: Db,
   options: {
@@ -116,7 +119,8 @@ export async function searchPage(
     with hits as (
       select b.*,
         (ts_rank('{0.1, 0.2, 0.4, 1.0}', b.search_document, q) + 0.5 * similarity(lower(b.title), ${text}))::float8
-          as score
+          as score,
+        count(*) over () as total
       from books b, to_tsquery('english', ${tsquery}) as q
       where b.search_document @@ q ${categoryFilter(categoryId)}
     ),
@@ -127,7 +131,7 @@ export async function searchPage(
       limit ${limit}
     )
     select id, isbn, title, authors, description, category_ids, publication_year, page_count, price_minor,
-      currency_code, rating_average, rating_count, rating_version, version, created_at, updated_at, score,
+      currency_code, rating_average, rating_count, rating_version, version, created_at, updated_at, score, total,
       ts_headline('english', title || ' ' || array_to_string(authors, ' ') || ' ' || description,
         to_tsquery('english', ${tsquery}), ${`HighlightAll=true, StartSel=${MARK_START}, StopSel=${MARK_END}`})
         as headline
