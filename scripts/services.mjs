@@ -34,6 +34,7 @@ export const SERVICES = Object.freeze([
   Object.freeze({ name: "cart", protocol: "grpc", port: 50056, metricsPort: 9470, database: true }),
   Object.freeze({ name: "payments", protocol: "grpc", port: 50058, metricsPort: 9472, database: true }),
   Object.freeze({ name: "orders", protocol: "grpc", port: 50057, metricsPort: 9471, database: true }),
+  Object.freeze({ name: "notifications", protocol: "grpc", port: 50059, metricsPort: 9473, database: true }),
   Object.freeze({ name: "webhooks", protocol: "grpc", port: 50060, metricsPort: 9475, database: true }),
   Object.freeze({ name: "marketplace", protocol: "http", port: 5000, metricsPort: 9465, database: false, open: "/" }),
   Object.freeze({ name: "gateway", protocol: "http", port: 8080, metricsPort: 9474, database: false }),
