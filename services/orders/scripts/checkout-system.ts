@@ -1,7 +1,7 @@
 // The store's checkout as separate OS processes, for the no-overselling proof
 // (test/checkout-oversell.test.ts) and the checkout measurement (measure-checkout.mjs): the
-// real Catalog, Inventory, Payments and Orders, each started from its sources as its own
-// process on a fresh database of its own, talking over gRPC and over one event bus: RabbitMQ
+// real Catalog, Inventory, Payments, Orders and Notifications (the receipts), each started from
+// its sources as its own process on a fresh database of its own, talking over gRPC and over one event bus: RabbitMQ
 // (a namespace of this run's own, deleted at the end) or pg-boss (a database of its own).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -15,7 +15,7 @@ import { Connection } from "rabbitmq-client";
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** The services the checkout runs on, in start order (a service after those it calls). */
-export const CHECKOUT_SERVICES = ["catalog", "inventory", "payments", "orders"] as const;
+export const CHECKOUT_SERVICES = ["catalog", "inventory", "payments", "orders", "notifications"] as const;
 export type CheckoutService = (typeof CHECKOUT_SERVICES)[number];
 
 /** A service process and its output. */
@@ -101,7 +101,8 @@ async function deleteAmqpNamespace(url: string, namespace: string): Promise<void
   rabbit.on("error", () => {});
   try {
     await rabbit.onConnect(5000);
-    for (const queue of CHECKOUT_SERVICES.map((s) => `${namespace}${s}`)) {
+    const queues = [...CHECKOUT_SERVICES, "bookstore.notifications.tasks.v1.SendMail"].map((s) => `${namespace}${s}`);
+    for (const queue of queues) {
       for (const name of [
         queue,
         `${queue}.dead-letters`,
