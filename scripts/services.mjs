@@ -27,6 +27,8 @@
 
 /** @type {readonly Service[]} In start order: a service after those it calls. */
 export const SERVICES = Object.freeze([
+  // First: it calls nobody, and every other service verifies tokens against its JWKS (:9468).
+  Object.freeze({ name: "accounts", protocol: "grpc", port: 50054, metricsPort: 9468, database: true }),
   Object.freeze({ name: "catalog", protocol: "grpc", port: 50052, metricsPort: 9466, database: true }),
   Object.freeze({ name: "recommendations", protocol: "grpc", port: 50051, metricsPort: 9464, database: true }),
   Object.freeze({ name: "inventory", protocol: "grpc", port: 50053, metricsPort: 9467, database: true }),
