@@ -18,7 +18,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
-import { legacyRecommendations, recommendationsV1 } from "@obfy/protos";
+import { createTestDatabase } from "@obfy/kit/db/testing";
+import { catalogV1, legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { serviceNodeFlags } from "../scripts/service-node-flags.mjs";
 import type { OpenLoopResult } from "./fixtures/open-loop.js";
 import { type Bar, writeChart } from "./lib/chart.js";
@@ -72,6 +73,10 @@ const API = {
       }).finish(),
     ),
   },
+  catalog: {
+    path: "/bookstore.catalog.v1.CatalogService/ListCategories",
+    frame: grpcFrame(catalogV1.ListCategoriesRequest.encode({}).finish()),
+  },
   legacy: {
     path: "/Recommendations/Recommend",
     frame: grpcFrame(
@@ -123,11 +128,29 @@ const serviceEnv = (port: number, extra: Record<string, string> = {}): Record<st
   METRICS_PORT: "0",
   ...extra,
 });
-const serviceArgv = (name: "recommendations" | "marketplace"): string[] => [
+const serviceArgv = (name: string): string[] => [
   process.execPath,
   ...serviceNodeFlags(name),
   join(repoRoot, "services", name, "dist", "main.bundle.js"),
 ];
+
+// The shop's homepage reads the Catalog (featured books, categories): it runs on a database of
+// its own on the tests' PostgreSQL (TEST_DATABASE_URL, default this machine's 127.0.0.1:5432),
+// seeded at its first start, with the pg-boss bus in a second one. Dropped when the suite exits.
+const [catalogDatabase, catalogBus] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+
+const CATALOG: ServerSpec = {
+  label: "Catalog service",
+  role: "us",
+  api: "catalog",
+  argv: serviceArgv("catalog"),
+  env: {
+    LOG_LEVEL: "warn",
+    DATABASE_URL: catalogDatabase.url,
+    EVENT_BUS: "postgres",
+    EVENT_BUS_DATABASE_URL: catalogBus.url,
+  },
+};
 
 const SERVERS = {
   service: {
@@ -181,7 +204,8 @@ async function startServer(spec: ServerSpec): Promise<Running> {
   const proc = start(spec.argv, { prefix: pin.server, env: serviceEnv(port, spec.env), cwd: spec.cwd });
   const api = API[spec.api];
   try {
-    await waitUntil(async () => (await grpcStatusOf(port, api.path, api.frame)) === "0", proc, 20_000);
+    // 60 s: the Catalog seeds its books before it answers, on a machine the suite keeps busy.
+    await waitUntil(async () => (await grpcStatusOf(port, api.path, api.frame)) === "0", proc, 60_000);
   } catch (error) {
     await proc.stop();
     throw new Error(`${spec.label} did not serve: ${(error as Error).message}`);
@@ -191,8 +215,9 @@ async function startServer(spec: ServerSpec): Promise<Running> {
 
 // ---------------------------------------------------------------------------------------------
 // The homepage stacks. A stack is an HTTP app and the gRPC services it calls; each service's
-// address reaches the app as <NAME>_HOST / <NAME>_PORT. When the shop's homepage calls more
-// services, add them to `services` (and their server to SERVERS).
+// address reaches the app as <NAME>_ADDRESS (and <NAME>_HOST / <NAME>_PORT, as the tutorial's
+// Flask app reads it). The shop's homepage calls the Catalog twice and Recommendations once, in
+// parallel; when it calls more services, add them to `services` (and their server to SERVERS).
 
 interface StackSpec {
   readonly label: string;
@@ -224,9 +249,9 @@ async function failedClientCalls(adminPort: number): Promise<number> {
 
 const STACKS = {
   ours: {
-    label: "Marketplace + Recommendations",
+    label: "Marketplace + Catalog + Recommendations",
     role: "us",
-    services: { RECOMMENDATIONS: SERVERS.service },
+    services: { RECOMMENDATIONS: SERVERS.service, CATALOG },
     app: (port, addresses, adminPort) => ({
       argv: serviceArgv("marketplace"),
       env: serviceEnv(port, {
@@ -237,7 +262,8 @@ const STACKS = {
         RATE_LIMIT_MAX: "1000000000",
       }),
     }),
-    pageOk: (html) => html.includes("<li") && !html.includes(UNAVAILABLE_NOTICE),
+    // The real homepage: featured books and recommendations, no section degraded.
+    pageOk: (html) => html.includes('id="featured-heading"') && html.includes("<li") && !html.includes(UNAVAILABLE_NOTICE),
     failedCalls: failedClientCalls,
   },
   tutorial: {
@@ -271,6 +297,7 @@ async function startStack(stack: StackSpec, extraArgs: readonly string[] = []): 
   for (const [name, spec] of Object.entries(stack.services)) {
     const running = await startServer(spec);
     services.push(running);
+    addresses[`${name}_ADDRESS`] = `127.0.0.1:${running.port}`;
     addresses[`${name}_HOST`] = "127.0.0.1";
     addresses[`${name}_PORT`] = String(running.port);
   }
