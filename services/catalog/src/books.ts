@@ -70,8 +70,15 @@ const searchTexts = (input: Partial<BookInput>): string[] =>
 
 /** Adds a book and publishes BookCreated; ALREADY_EXISTS when its ISBN is taken. */
 export async function createBook(trx: Trx, bus: Bus, input: BookInput): Promise<BookRow> {
-  const row = await insertBook(trx, input);
+  const row = await tryCreateBook(trx, bus, input);
   if (row === undefined) throw isbnExists();
+  return row;
+}
+
+/** Adds a book and publishes BookCreated, unless its ISBN is taken (undefined then). */
+async function tryCreateBook(trx: Trx, bus: Bus, input: BookInput): Promise<BookRow | undefined> {
+  const row = await insertBook(trx, input);
+  if (row === undefined) return undefined;
   await addSearchWords(trx, searchTexts(input));
   await bus.publish(trx, catalogEventsV1.BookCreated, { book: factsOf(row) }, { subject: row.id });
   return row;
@@ -135,10 +142,13 @@ export async function updateBook(
 
 /** ImportBooks' write: creates the book, or updates the one with its ISBN. */
 export async function upsertBook(trx: Trx, bus: Bus, input: BookInput): Promise<"created" | "updated"> {
-  const existing = await findBookByIsbn(trx, input.isbn, { lock: true });
+  let existing = await findBookByIsbn(trx, input.isbn, { lock: true });
   if (existing === undefined) {
-    await createBook(trx, bus, input);
-    return "created";
+    if ((await tryCreateBook(trx, bus, input)) !== undefined) return "created";
+    // Another transaction created it after the look-up (the insert waited for its commit):
+    // this record updates that book, as it would have a moment later.
+    existing = await findBookByIsbn(trx, input.isbn, { lock: true });
+    if (existing === undefined) throw isbnExists();
   }
   await changeBook(trx, bus, existing, input);
   return "updated";
