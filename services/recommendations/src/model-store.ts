@@ -19,10 +19,6 @@ import { buildModel, modelFromBooksFile, type RecommendationModel } from "./mode
 export interface ModelStore extends BackgroundTask {
   /** The model to answer from now (the hot path: a field read). */
   current(): RecommendationModel;
-  /** Reloads now if the read model moved on (what a notification or the poll does). */
-  refresh(): Promise<void>;
-  /** Resolves once the model is at `revision` or newer, or rejects after `timeoutMs`. */
-  waitForRevision(revision: number, timeoutMs?: number): Promise<void>;
 }
 
 // A burst of commits (a backfill page, a queue of events) becomes one reload.
@@ -52,7 +48,6 @@ export function createModelStore(options: {
   let reloading: Promise<void> | undefined;
   let again = false;
   let scheduled: NodeJS.Timeout | undefined;
-  const waiters = new Set<{ revision: number; resolve: () => void }>();
 
   async function load(): Promise<void> {
     const snapshot = await readSnapshot(database.kysely);
@@ -70,12 +65,6 @@ export function createModelStore(options: {
     model = next;
     loaded = snapshot.revision;
     logger.debug({ revision: loaded, books: next.bookCount }, "Model reloaded");
-    for (const waiter of waiters) {
-      if (waiter.revision <= loaded) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
   }
 
   /** One reload at a time; a request during one runs one more after it. */
@@ -177,18 +166,6 @@ export function createModelStore(options: {
   return {
     name: "model-store",
     current: () => model,
-    refresh: check,
-    waitForRevision(revision, timeoutMs = 10_000) {
-      if (loaded >= revision) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const waiter = { revision, resolve };
-        waiters.add(waiter);
-        setTimeout(() => {
-          if (waiters.delete(waiter))
-            reject(new Error(`model not at revision ${revision} after ${timeoutMs} ms (at ${loaded})`));
-        }, timeoutMs).unref();
-      });
-    },
     async start() {
       stopped = false;
       // LISTEN first: a change committed while the first snapshot is read is then announced.
@@ -217,9 +194,4 @@ export function createModelStore(options: {
       }
     },
   };
-}
-
-/** A store over a fixed model (no database): the service without a read model, and tests. */
-export function createStaticModelStore(model: RecommendationModel): Pick<ModelStore, "current"> {
-  return { current: () => model };
 }
