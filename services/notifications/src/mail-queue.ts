@@ -11,6 +11,10 @@ import type { MailFacts, MailKindName, MailLine, NotificationsSchema } from "./d
 
 type Trx = Transaction<NotificationsSchema>;
 
+// C0 and C1 control characters.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 function linesOf(lines: readonly ordersEventsV1.OrderedLine[]): MailLine[] {
   return lines.map((line) => ({
     title: line.title,
@@ -30,6 +34,8 @@ export function subscribeOrderMails(bus: EventBus<NotificationsSchema>, options:
   async function queue(trx: Trx, kind: MailKindName, to: string, facts: MailFacts): Promise<void> {
     if (facts.orderId === "") throw new NonRetryableError(`an order event for a ${kind} mail without an order_id`);
     if (to.trim() === "") throw new NonRetryableError(`order ${facts.orderId}: no customer_email for its ${kind} mail`);
+    // A line break in an address is a header injection attempt, never an address.
+    if (CONTROL.test(to)) throw new NonRetryableError(`order ${facts.orderId}: customer_email has control characters`);
     const id = await insertMail(trx, { id: randomUUID(), kind, orderId: facts.orderId, to: to.trim(), facts });
     if (id === undefined) {
       logger.info({ order_id: facts.orderId, kind }, "The order already has this mail");

@@ -150,6 +150,14 @@ describe("the mailbox", () => {
     );
     assert.match(letter.error ?? "", /no customer_email/);
     assert.deepEqual(await mailsOf(orderId), []);
+    // Nor one whose address would smuggle in a header.
+    const smuggled = randomUUID();
+    await h.publish(ordersEventsV1.OrderConfirmed, confirmed(smuggled, "a@example.com\r\nBcc: all@example.com"));
+    const second = await h.until("the second dead letter", async () =>
+      (await bus.deadLetters.list("notifications")).find((d) => d.error?.includes(smuggled)),
+    );
+    assert.match(second.error ?? "", /control characters/);
+    assert.deepEqual(await mailsOf(smuggled), []);
   });
 
   test("ListMail: newest first, paged, by address (case-insensitive) or order; GetMail", async () => {
