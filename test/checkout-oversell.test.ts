@@ -1,9 +1,10 @@
-// No overselling, end to end: the real Catalog, Inventory, Payments and Orders, each its own OS
+// No overselling, end to end: the real Catalog, Inventory, Payments, Orders and Notifications, each its own OS
 // process on its own database, over RabbitMQ; shopper processes (each with its own clients and
 // channels) check out at the same instant, more checkouts than copies of one book: each
 // tokenises a card with Payments, places an order and watches it to its end. Exactly K orders
 // are confirmed and the others cancelled for stock; afterwards no stock is left reserved, every
-// confirmed order was captured once, and the store checker (scripts/check-store.ts) agrees.
+// confirmed order was captured once and has one receipt, and the store checker
+// (scripts/check-store.ts) agrees.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
@@ -168,6 +169,7 @@ describe("no overselling through the whole checkout", () => {
           orders: system.databaseUrls.orders,
           payments: system.databaseUrls.payments,
           inventory: system.databaseUrls.inventory,
+          notifications: system.databaseUrls.notifications,
         },
         { waitSeconds: 60, placed: outcomes.map((o) => o.orderId) },
       );
@@ -175,6 +177,7 @@ describe("no overselling through the whole checkout", () => {
       assert.equal(report.counts["payments captured"], K);
       assert.equal(report.counts["orders confirmed"], K);
       assert.equal(report.counts["orders cancelled"], N - K);
+      assert.equal(report.counts.receipts, K);
       const sorted = confirmed.map((o) => o.latencyMs).sort((a, b) => a - b);
       process.stdout.write(
         `# checkout oversell: N=${N} K=${K} processes=${CLIENT_PROCESSES} confirmed=${confirmed.length} ` +

@@ -145,6 +145,9 @@ export async function startCheckoutSystem(options: CheckoutSystemOptions = {}): 
     LOG_FORMAT: "json",
     SHUTDOWN_GRACE_SECONDS: "10",
     DATABASE_CONNECT_TIMEOUT_MS: "15000",
+    // The test server is shared (max_connections 100): small pools, one more for the Orders'
+    // two LISTEN connections (outbox relay, WatchOrder).
+    DATABASE_POOL_MAX: "4",
     ...options.env,
   };
   const processes = {} as Record<CheckoutService, ServiceProcess>;
@@ -176,6 +179,7 @@ export async function startCheckoutSystem(options: CheckoutSystemOptions = {}): 
         ...common,
         DATABASE_URL: own[name].url,
         ...(name === "inventory" || name === "orders" ? { CATALOG_ADDRESS: processes.catalog.address } : {}),
+        ...(name === "orders" ? { DATABASE_POOL_MAX: "6" } : {}),
         ...options.serviceEnv?.[name],
       };
       const service = await spawnService(name, env, startupMs);
