@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { createClient } from "@obfy/kit/client";
 import { createLogger } from "@obfy/kit/core";
 import { inventoryV1 } from "@obfy/protos";
+import pg from "pg";
 import { checkStoreUntilSettled } from "../../../scripts/check-store.ts";
 import { startCheckoutSystem } from "./checkout-system.ts";
 
@@ -114,6 +115,19 @@ try {
     },
     { waitSeconds: 120, placed: outcomes.map((o) => o.orderId) },
   );
+  // Where the time went, from the order's own history: placed → stock reserved (the OrderPlaced
+  // hop and Inventory), stock reserved → confirmed (the PaymentRequested hop and Payments).
+  const steps = new pg.Client({ connectionString: system.databaseUrls.orders });
+  await steps.connect();
+  const { rows } = await steps.query(`
+    select extract(epoch from r.created_at - o.created_at) * 1000 as stock_ms,
+           extract(epoch from c.created_at - r.created_at) * 1000 as payment_ms
+      from orders o
+      join order_history r on r.order_id = o.id and r.note = 'Stock reserved'
+      join order_history c on c.order_id = o.id and c.status = 'confirmed'`);
+  await steps.end();
+  const stockMs = rows.map((r) => Number(r.stock_ms)).sort((a, b) => a - b);
+  const paymentMs = rows.map((r) => Number(r.payment_ms)).sort((a, b) => a - b);
   const result = {
     date: new Date().toISOString(),
     transport,
@@ -129,6 +143,8 @@ try {
     confirm_p99_ms: Math.round(percentile(latency, 99)),
     place_p50_ms: Math.round(percentile(place, 50)),
     place_p99_ms: Math.round(percentile(place, 99)),
+    stock_step_p50_ms: Math.round(percentile(stockMs, 50)),
+    payment_step_p50_ms: Math.round(percentile(paymentMs, 50)),
     loadavg_1m: Number((await import("node:os")).loadavg()[0].toFixed(1)),
     store_check: check.ok ? "ok" : check.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
   };
@@ -140,6 +156,7 @@ try {
         `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
         `| ${transport} | ${orders} | ${concurrency} | ${confirmed.length} | ${result.orders_per_s} | ${result.confirm_p50_ms} ms | ${result.confirm_p99_ms} ms | ${result.place_p50_ms} ms | ${result.place_p99_ms} ms | ${check.ok ? "ok" : "FAIL"} |`,
         `wall ${result.wall_s} s, load average ${result.loadavg_1m}, errors ${errors.length}${errors.length > 0 ? ` (first: ${errors[0]})` : ""}`,
+        `steps (p50, from the orders' history): placed → stock reserved ${result.stock_step_p50_ms} ms, stock reserved → confirmed ${result.payment_step_p50_ms} ms`,
         "",
       ].join("\n"),
     );
