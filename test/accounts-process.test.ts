@@ -13,7 +13,7 @@ import { createTestDatabase, type TestDatabase } from "@obfy/kit/db/testing";
 import { accountsV1 } from "@obfy/protos";
 import { type LoggedProcess, spawnLogged } from "./support/logged-process.js";
 import { logRecords } from "./support/pages.js";
-import { freePort, waitForGrpcServing } from "./support/readiness.js";
+import { waitForGrpcServing } from "./support/readiness.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const bundle = join(repoRoot, "services", "accounts", "dist", "main.bundle.js");
@@ -34,7 +34,6 @@ describe("the accounts process", () => {
     assert.ok(existsSync(bundle), "run `npm run build` first: the test starts the built bundle");
     const own = await createTestDatabase();
     databases.push(own);
-    const metricsPort = await freePort();
     const service = spawnLogged(process.execPath, ["--enable-source-maps", bundle], {
       cwd: join(repoRoot, "services", "accounts"),
       env: {
@@ -42,7 +41,8 @@ describe("the accounts process", () => {
         DATABASE_URL: own.url,
         HOST: "127.0.0.1",
         PORT: "0",
-        METRICS_PORT: String(metricsPort),
+        // Any free port: Accounts picks it before starting, to verify its own tokens there.
+        METRICS_PORT: "0",
         LOG_FORMAT: "json",
         SHUTDOWN_GRACE_SECONDS: "20",
       },
@@ -50,7 +50,9 @@ describe("the accounts process", () => {
     processes.push(service);
     await service.waitForLine(/"msg":"accounts started/, 90_000);
     const records = logRecords(service.lines);
-    const address = String(records.find((r) => String(r.msg).startsWith("accounts started"))?.address);
+    const started = records.find((r) => String(r.msg).startsWith("accounts started"));
+    const address = String(started?.address);
+    const metricsPort = Number(started?.metrics_port);
     await waitForGrpcServing(Number(address.split(":").at(-1)), 10_000);
     const printed = records.filter((r) => String(r.msg).startsWith("First admin account created"));
     assert.equal(printed.length, 1);
