@@ -44,6 +44,27 @@ describe("the first admin", () => {
         ),
         rejects("PERMISSION_DENIED", "This needs an admin account"),
       );
+      // Pages in email order, the filter bound to its page tokens.
+      for (const name of ["pg-c", "pg-a", "pg-e", "pg-b", "pg-d"]) await h.signUp(`${name}@paged.example`);
+      const emails: string[] = [];
+      let pageToken = "";
+      let pages = 0;
+      do {
+        const page = await h.accounts.listAccounts({ emailContains: "@PAGED.", pageSize: 2, pageToken }, admin);
+        emails.push(...page.accounts.map((a) => a.email));
+        pageToken = page.nextPageToken;
+        pages++;
+      } while (pageToken !== "");
+      assert.equal(pages, 3);
+      assert.deepEqual(
+        emails,
+        ["a", "b", "c", "d", "e"].map((x) => `pg-${x}@paged.example`),
+      );
+      const first = await h.accounts.listAccounts({ emailContains: "@paged.", pageSize: 2, pageToken: "" }, admin);
+      await assert.rejects(
+        h.accounts.listAccounts({ emailContains: "other", pageSize: 2, pageToken: first.nextPageToken }, admin),
+        rejects("INVALID_ARGUMENT", "Invalid page token"),
+      );
       // A second start (a replica, a restart) changes nothing.
       const replica = await h.startReplica();
       await replica.service.stop();
