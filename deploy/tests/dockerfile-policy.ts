@@ -74,7 +74,7 @@ const SECRET_NAME = /SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL
 const SECRET_FILE = /(^|\/)certs(\/|$)|\.(pem|key|crt|p12|pfx)$|(^|\/)\.env(\.|$)|id_rsa|id_ed25519/;
 /** Entries of a service folder that are sources, dev tooling or build outputs, not runtime files. */
 const NOT_RUNTIME =
-  /^(src|dist|node_modules|scripts|test|tests|fixtures|package\.json|tsconfig.*\.json|Dockerfile|\.dockerignore|.*\.md)$/;
+  /^(src|dist|node_modules|scripts|bench|test|tests|fixtures|package\.json|tsconfig.*\.json|Dockerfile|\.dockerignore|\.gitignore|.*\.md)$/;
 
 /** The flags (`--from=…`) and the plain arguments of an instruction. */
 function split(instruction: Instruction): { flags: string[]; args: string[] } {
