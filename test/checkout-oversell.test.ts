@@ -2,7 +2,8 @@
 // process on its own database, over RabbitMQ; shopper processes (each with its own clients and
 // channels) check out at the same instant, more checkouts than copies of one book: each
 // tokenises a card with Payments, places an order and watches it to its end. Exactly K orders
-// are confirmed and the others cancelled for stock; afterwards no stock is left reserved, every
+// are confirmed and the others cancelled for stock (and, first, a declined card and a processing
+// error end cancelled in the shopper's words); afterwards no stock is left reserved, every
 // confirmed order was captured once and has one receipt, and the store checker
 // (scripts/check-store.ts) agrees.
 import assert from "node:assert/strict";
@@ -77,12 +78,74 @@ async function rows<T>(url: string, text: string): Promise<T[]> {
 
 describe("no overselling through the whole checkout", () => {
   let system: CheckoutSystem | undefined;
+  /** Orders the first test cancelled for their card (the store check counts them too). */
+  let refusals = 0;
 
   before(async () => {
     system = await startCheckoutSystem({ transport: "amqp" });
   });
   after(async () => {
     await system?.stop();
+  });
+
+  it("with the real Payments, a declined card and a processing error end cancelled in the shopper's words, the stock released", async () => {
+    assert.ok(system);
+    const admin = await system.identity.metadata({ subject: "admin-1", role: "admin", expiresInSeconds: 3600 });
+    const catalog = createClient(catalogV1.CatalogServiceService, system.addresses.catalog, { logger });
+    const inventory = createClient(inventoryV1.InventoryServiceService, system.addresses.inventory, { logger });
+    try {
+      const { books } = await catalog.listBooks(catalogV1.ListBooksRequest.fromPartial({ pageSize: 2 }));
+      const book = books[1];
+      assert.ok(book);
+      const row = await until("the book's stock row", async () => {
+        const { stock } = await inventory.getStock({ bookId: book.bookId });
+        return stock?.updateTime === undefined ? undefined : stock;
+      });
+      await inventory.adjustStock(
+        { bookId: book.bookId, delta: 2, reason: "refusals test", idempotencyKey: "refusals-stock" },
+        { metadata: admin },
+      );
+      const outcomes: CheckoutOutcome[] = [];
+      for (const [card, subject] of [
+        ["4000000000000002", "declined-shopper"],
+        ["4000000000000119", "failed-shopper"],
+      ] as const) {
+        const result = await runClient({
+          orders: system.addresses.orders,
+          payments: system.addresses.payments,
+          tokens: [await system.identity.token({ subject, expiresInSeconds: 3600 })],
+          lines: [{ bookId: book.bookId, quantity: 2 }],
+          card,
+          startAt: 0,
+          timeoutMs: CHECKOUT_TIMEOUT_MS,
+        });
+        const line = result.output.split("\n").find((l) => l.startsWith('{"pid"'));
+        assert.ok(line, result.output);
+        const report = JSON.parse(line) as Report;
+        assert.deepEqual(report.errors, []);
+        outcomes.push(...report.outcomes);
+      }
+      assert.deepEqual(
+        outcomes.map((o) => [o.status, o.cancelCode, o.reason]),
+        [
+          ["ORDER_STATUS_CANCELLED", "CANCEL_CODE_PAYMENT_DECLINED", "Your card was declined"],
+          [
+            "ORDER_STATUS_CANCELLED",
+            "CANCEL_CODE_PAYMENT_FAILED",
+            "The payment could not be processed; you have not been charged",
+          ],
+        ],
+      );
+      // Both had reserved the two copies; OrderCancelled gave them back.
+      await until("the releases", async () => {
+        const { stock } = await inventory.getStock({ bookId: book.bookId });
+        return stock?.available === row.onHand + 2 && stock.reserved === 0;
+      });
+      refusals += outcomes.length;
+    } finally {
+      catalog.close();
+      inventory.close();
+    }
   });
 
   it(`${N} checkouts from ${CLIENT_PROCESSES} processes for ${K} copies: exactly ${K} confirmed, the rest cancelled for stock`, async () => {
@@ -176,7 +239,7 @@ describe("no overselling through the whole checkout", () => {
       assert.ok(report.ok, JSON.stringify(report.checks.filter((c) => !c.ok)));
       assert.equal(report.counts["payments captured"], K);
       assert.equal(report.counts["orders confirmed"], K);
-      assert.equal(report.counts["orders cancelled"], N - K);
+      assert.equal(report.counts["orders cancelled"], N - K + refusals);
       assert.equal(report.counts.receipts, K);
       const sorted = confirmed.map((o) => o.latencyMs).sort((a, b) => a - b);
       process.stdout.write(
