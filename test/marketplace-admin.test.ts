@@ -127,7 +127,7 @@ describe("the back-office", () => {
     await page.getByLabel("Title").fill("Dune (anniversary edition)");
     await page.getByLabel("Price (USD)").fill("20.00");
     await page.getByRole("button", { name: "Save book" }).click();
-    assert.equal(await textOf(page, "[role=status]"), "Book saved.");
+    assert.equal(await textOf(page, "main [role=status], main [role=alert]"), "Book saved.");
     await page.goto(`${store.url}/books/6`);
     assert.equal(await textOf(page, "h1"), "Dune (anniversary edition)");
     assert.equal(await textOf(page, ".price"), "$20.00");
