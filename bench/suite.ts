@@ -17,8 +17,8 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
-import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { createTestDatabase } from "@obfy/kit/db/testing";
+import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import { catalogV1, legacyRecommendations, recommendationsV1 } from "@obfy/protos";
 import { serviceNodeFlags } from "../scripts/service-node-flags.mjs";
 import type { OpenLoopResult } from "./fixtures/open-loop.js";
@@ -263,7 +263,8 @@ const STACKS = {
       }),
     }),
     // The real homepage: featured books and recommendations, no section degraded.
-    pageOk: (html) => html.includes('id="featured-heading"') && html.includes("<li") && !html.includes(UNAVAILABLE_NOTICE),
+    pageOk: (html) =>
+      html.includes('id="featured-heading"') && html.includes("<li") && !html.includes(UNAVAILABLE_NOTICE),
     failedCalls: failedClientCalls,
   },
   tutorial: {

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { serviceNodeFlags } from "../scripts/service-node-flags.mjs";
+import { DEPLOYABLES } from "./generate.mjs";
 import { checkCompose, checkComposeMtls, mergeCompose, parseCompose } from "./tests/compose-policy.js";
 import {
   checkDockerfile,
@@ -14,7 +15,6 @@ import {
   packageRuntimeFiles,
 } from "./tests/dockerfile-policy.js";
 import { isObject, type JsonObject } from "./tests/strategic-merge.js";
-import { DEPLOYABLES } from "./generate.mjs";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const read = (path: string): string => readFileSync(join(repoRoot, path), "utf8");

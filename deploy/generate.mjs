@@ -440,7 +440,8 @@ function networkPolicy(d) {
     if (callers.length > 0) ingress.push({ from: pods(callers), ports: [{ port: "grpc", protocol: "TCP" }] });
   }
   const adminReaders = [...new Set([...scrapersOf(d.name), ...(d.name === "accounts" ? jwksReaders() : [])])];
-  if (adminReaders.length > 0) ingress.push({ from: pods(adminReaders), ports: [{ port: "metrics", protocol: "TCP" }] });
+  if (adminReaders.length > 0)
+    ingress.push({ from: pods(adminReaders), ports: [{ port: "metrics", protocol: "TCP" }] });
   ingress.push({ from: [MONITORING], ports: [{ port: "metrics", protocol: "TCP" }] });
   return {
     apiVersion: "networking.k8s.io/v1",
@@ -704,7 +705,7 @@ function composeService(d) {
   if (d.events)
     env.AMQP_URL = `amqp://obfy:\${RABBITMQ_PASSWORD:?run npm run compose:env first (writes .env)}@rabbitmq:5672`;
   for (const [name] of d.secretEnv ?? []) {
-    if (name === "SMTP_URL") env.SMTP_URL = "${SMTP_URL:-}";
+    if (name === "SMTP_URL") env.SMTP_URL = `\${SMTP_URL:-}`;
     else env[name] = need(name);
   }
   const dependsOn = {};

@@ -5,11 +5,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
+import { DEPLOYABLES } from "./generate.mjs";
 import { type K8sObject, kubernetesRoot, render } from "./tests/kustomize.js";
 import { checkManifests, RULES, type Rule } from "./tests/manifest-policy.js";
 import { discoverPods, type RelabelConfig, relabel, type Target } from "./tests/prometheus-relabel.js";
 import { typeCheckWithModels, validateWithModels } from "./tests/schema-check.js";
-import { DEPLOYABLES } from "./generate.mjs";
 import { isObject, type JsonObject } from "./tests/strategic-merge.js";
 
 const variants = {
@@ -303,7 +303,9 @@ describe("deployment rules", () => {
     [
       "ports",
       "client dials the wrong port",
-      (o) => (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_ADDRESS = "dns:///recommendations:5000"),
+      (o) =>
+        (at(find(o, "ConfigMap", "marketplace-config"), "data").RECOMMENDATIONS_ADDRESS =
+          "dns:///recommendations:5000"),
     ],
     [
       "ports",

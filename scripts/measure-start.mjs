@@ -75,11 +75,17 @@ async function run(dataDir, label) {
     env[`${variablePrefix(s.name)}_METRICS_PORT`] = String(await freePort());
   }
   const started = performance.now();
-  const launcher = spawn(process.execPath, [join(repoRoot, "scripts/start.mjs")], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const launcher = spawn(process.execPath, [join(repoRoot, "scripts/start.mjs")], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const pids = new Map();
   let readyMs;
   const ready = new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${label}: not ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(new Error(`${label}: not ready within ${READY_TIMEOUT_MS} ms`)),
+      READY_TIMEOUT_MS,
+    );
     createInterface({ input: launcher.stdout }).on("line", (line) => {
       const startedLine = /--> (\S+) started \(pid (\d+)\)/.exec(line);
       if (startedLine) pids.set(startedLine[1], Number(startedLine[2]));
@@ -97,10 +103,13 @@ async function run(dataDir, label) {
   const rows = [];
   for (const [name, pid] of pids) rows.push({ name, ...memoryOf(pid) });
   const postgres = descendants(launcher.pid).filter((p) => p.name.startsWith("postgres"));
-  const pg = postgres.reduce((sum, p) => {
-    const m = memoryOf(p.pid);
-    return { rss: sum.rss + m.rss, pss: sum.pss + m.pss };
-  }, { rss: 0, pss: 0 });
+  const pg = postgres.reduce(
+    (sum, p) => {
+      const m = memoryOf(p.pid);
+      return { rss: sum.rss + m.rss, pss: sum.pss + m.pss };
+    },
+    { rss: 0, pss: 0 },
+  );
   rows.push({ name: `postgres (${postgres.length} processes)`, ...pg });
   const exited = new Promise((done) => launcher.once("exit", (code) => done(code)));
   launcher.kill("SIGINT");

@@ -9,6 +9,8 @@ export interface Service {
   readonly database: boolean;
   /** For the web front: the path `npm start` tells the user to open. */
   readonly open?: string;
+  /** The token issuer: its admin port serves the JWKS the other services verify tokens with. */
+  readonly issuesTokens?: boolean;
 }
 
 /** Every deployable, in start order. */

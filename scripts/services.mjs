@@ -23,12 +23,21 @@
  * @property {number} metricsPort its Prometheus /metrics port
  * @property {boolean} database whether it owns a database
  * @property {string} [open] for the web front: the path `npm start` tells the user to open
+ * @property {boolean} [issuesTokens] the token issuer, whose admin port serves the JWKS
  */
 
 /** @type {readonly Service[]} In start order: a service after those it calls. */
 export const SERVICES = Object.freeze([
   // First: it calls nobody, and every other service verifies tokens against its JWKS (:9468).
-  Object.freeze({ name: "accounts", protocol: "grpc", port: 50054, metricsPort: 9468, database: true }),
+  // `issuesTokens`: its admin port serves the JWKS every other service reads (AUTH_JWKS_URL).
+  Object.freeze({
+    name: "accounts",
+    protocol: "grpc",
+    port: 50054,
+    metricsPort: 9468,
+    database: true,
+    issuesTokens: true,
+  }),
   Object.freeze({ name: "catalog", protocol: "grpc", port: 50052, metricsPort: 9466, database: true }),
   Object.freeze({ name: "recommendations", protocol: "grpc", port: 50051, metricsPort: 9464, database: true }),
   Object.freeze({ name: "inventory", protocol: "grpc", port: 50053, metricsPort: 9467, database: true }),

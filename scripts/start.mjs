@@ -106,6 +106,18 @@ const sh = (word) => `'${word.replaceAll("'", `'\\''`)}'`;
 const { createConcurrently, KillOthers, LogError, Logger, LogOutput } = await import("concurrently");
 const { databaseUrl, ensureDatabases, redact, startEmbeddedPostgres } = await import("./embedded-postgres.mjs");
 const { randomBytes } = await import("node:crypto");
+const { createServer } = await import("node:net");
+
+/** A port nothing listens on right now, on the loopback interface. */
+function freeLoopbackPort() {
+  return new Promise((done, reject) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port: free } = server.address();
+      server.close(() => done(free));
+    });
+    server.on("error", reject);
+  });
+}
 
 const logger = new Logger({ prefixFormat: "name", commandLength: 20 });
 // Written directly, not through concurrently's logger: that one prints nothing before the
@@ -222,6 +234,29 @@ try {
 }
 if (stopping) await new Promise(() => {});
 
+// The token issuer's admin port serves the keys every other service verifies tokens with, so it
+// needs a known port: METRICS_PORT=0 (any free one, as the tests use) gets a free one picked here.
+const issuer = services.find((s) => s.issuesTokens);
+if (issuer !== undefined && issuer.metricsPort === "off") {
+  await stopPostgres();
+  fail(`${issuer.prefix}_METRICS_PORT (or METRICS_PORT) is off, but the other services read its token keys there`);
+}
+if (issuer !== undefined && issuer.metricsPort === 0) issuer.metricsPort = await freeLoopbackPort();
+const tokenEnv =
+  issuer === undefined
+    ? {}
+    : {
+        AUTH_JWKS_URL: `http://127.0.0.1:${issuer.metricsPort}/.well-known/jwks.json`,
+        AUTH_ISSUER: process.env.AUTH_ISSUER ?? "obfy-accounts",
+        AUTH_AUDIENCE: process.env.AUTH_AUDIENCE ?? "obfy",
+      };
+// Where each service's metrics are, for the Marketplace's dashboard (<NAME>_METRICS_URL).
+const metricsUrls = Object.fromEntries(
+  services
+    .filter((s) => typeof s.metricsPort === "number" && s.metricsPort !== 0)
+    .map((s) => [`${s.prefix}_METRICS_URL`, `http://127.0.0.1:${s.metricsPort}/metrics`]),
+);
+
 const urlOf = (name) => databaseUrl(adminUrl, name, credentials.get(name));
 const addresses = Object.fromEntries(
   services
@@ -234,6 +269,8 @@ const addresses = Object.fromEntries(
 for (const service of services) {
   service.env = {
     ...addresses,
+    ...metricsUrls,
+    ...tokenEnv,
     PORT: String(service.port),
     METRICS_PORT: String(service.metricsPort),
     EVENT_BUS: process.env.EVENT_BUS ?? "postgres",

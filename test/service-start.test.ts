@@ -82,9 +82,17 @@ describe("each service starts on its own", () => {
     const port = await freePort();
     const nobody = `127.0.0.1:${await freePort()}`;
     const absent = Object.fromEntries(
-      ["CATALOG", "INVENTORY", "ACCOUNTS", "REVIEWS", "RECOMMENDATIONS", "CART", "ORDERS", "PAYMENTS", "NOTIFICATIONS"].map(
-        (name) => [`${name}_ADDRESS`, nobody],
-      ),
+      [
+        "CATALOG",
+        "INVENTORY",
+        "ACCOUNTS",
+        "REVIEWS",
+        "RECOMMENDATIONS",
+        "CART",
+        "ORDERS",
+        "PAYMENTS",
+        "NOTIFICATIONS",
+      ].map((name) => [`${name}_ADDRESS`, nobody]),
     );
     const service = startService("marketplace", { PORT: String(port), ...absent });
     t.after(() => service.stop());

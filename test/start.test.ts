@@ -9,8 +9,8 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import pg from "pg";
-import { spawnLogged } from "./support/logged-process.js";
 import { BUS_DATABASE, SERVICES, variablePrefix } from "../scripts/services.mjs";
+import { spawnLogged } from "./support/logged-process.js";
 import { getPage, listItems, logRecords } from "./support/pages.js";
 import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
 

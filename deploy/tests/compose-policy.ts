@@ -134,7 +134,8 @@ export function checkCompose(file: JsonObject, expect: ComposeExpectations): Com
       report("graceful-shutdown", `${name}: stop_grace_period must exceed SHUTDOWN_GRACE_SECONDS (${grace}s)`);
     }
     // Our images (built here) run node as PID 1; the PostgreSQL and RabbitMQ images bring their own.
-    if (s.build !== undefined && s.init !== true) report("init", `${name}: set init: true so signals reach node even before its handlers exist`);
+    if (s.build !== undefined && s.init !== true)
+      report("init", `${name}: set init: true so signals reach node even before its handlers exist`);
     // Secrets come from the environment compose runs in (${VAR}), never written in the file.
     for (const [k, v] of env) {
       if (SECRET_VARIABLE.test(k) && !/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[?-][^}]*)?\}$/.test(v))
