@@ -21,7 +21,8 @@ before(async () => {
   browser = await launchChromium();
 });
 after(async () => {
-  await browser?.close();
+  // Bounded: a browser that crashed under load must not hold the run.
+  await Promise.race([browser?.close(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
   await store?.stop();
 });
 
