@@ -1,4 +1,4 @@
-// The gateway in front of the real Accounts and Catalog (started as production starts them, on
+// The gateway in front of the real Accounts, Catalog and Orders (started as production starts them, on
 // PostgreSQL and the pg-boss bus): the catalogue as anonymous REST, shopper tokens Accounts
 // signs, and the OAuth2 client-credentials grant through Accounts' IssueClientToken, each token
 // verified against Accounts' JWKS by the gateway and the services alike.
@@ -11,6 +11,7 @@ import { createClient } from "@obfy/kit/client";
 import { createLogger } from "@obfy/kit/core";
 import { createTestDatabase, type TestDatabase } from "@obfy/kit/db/testing";
 import { type RunningService, startService } from "@obfy/kit/service";
+import { ordersService } from "@obfy/orders";
 import { accountsV1, clientsV1 } from "@obfy/protos";
 import { loadApiDescriptors } from "./descriptors.js";
 import { createOpenApiCheck } from "./fixtures/openapi-check.js";
@@ -28,19 +29,31 @@ async function freePort(): Promise<number> {
   return typeof address === "object" && address !== null ? address.port : 0;
 }
 
-describe("gateway with the real Accounts and Catalog", () => {
+describe("gateway with the real Accounts, Catalog and Orders", () => {
   const logger = createLogger({ name: "real", level: "silent" });
   let databases: TestDatabase[];
   let accounts: RunningService<unknown>;
   let catalog: RunningService<unknown>;
+  let orders: RunningService<unknown>;
+  let otherShopperToken: string;
   let gateway: RunningGateway;
   let check: Awaited<ReturnType<typeof createOpenApiCheck>>;
   let adminToken: string;
   let shopperToken: string;
 
   before(async () => {
-    databases = await Promise.all([createTestDatabase(), createTestDatabase(), createTestDatabase()]);
-    const [accountsDb, catalogDb, busDb] = databases as [TestDatabase, TestDatabase, TestDatabase];
+    databases = await Promise.all([
+      createTestDatabase(),
+      createTestDatabase(),
+      createTestDatabase(),
+      createTestDatabase(),
+    ]);
+    const [accountsDb, catalogDb, busDb, ordersDb] = databases as [
+      TestDatabase,
+      TestDatabase,
+      TestDatabase,
+      TestDatabase,
+    ];
     const metricsPort = await freePort();
     const accountsEnv = withOwnTokenVerification(
       {
@@ -76,6 +89,21 @@ describe("gateway with the real Accounts and Catalog", () => {
         ...auth,
       },
     })) as RunningService<unknown>;
+    orders = (await startService(ordersService, {
+      logger,
+      env: {
+        DATABASE_URL: ordersDb.url,
+        EVENT_BUS: "postgres",
+        EVENT_BUS_DATABASE_URL: busDb.url,
+        CATALOG_ADDRESS: `127.0.0.1:${catalog.port}`,
+        HOST: "127.0.0.1",
+        PORT: "0",
+        METRICS_PORT: "off",
+        LOG_LEVEL: "silent",
+        DATABASE_CONNECT_TIMEOUT_MS: "15000",
+        ...auth,
+      },
+    })) as RunningService<unknown>;
     const openApi = generateOpenApiDocument(loadApiDescriptors());
     check = await createOpenApiCheck(openApi);
     gateway = await startGateway({
@@ -87,6 +115,7 @@ describe("gateway with the real Accounts and Catalog", () => {
         METRICS_PORT: "off",
         CATALOG_ADDRESS: `127.0.0.1:${catalog.port}`,
         ACCOUNTS_ADDRESS: `127.0.0.1:${accounts.port}`,
+        ORDERS_ADDRESS: `127.0.0.1:${orders.port}`,
         ...auth,
       },
     });
@@ -99,10 +128,13 @@ describe("gateway with the real Accounts and Catalog", () => {
     adminToken = admin.signedIn?.accessToken?.token ?? "";
     const shopper = await client.signUp({ email: "reader@example.com", password: PASSWORD, client: info });
     shopperToken = shopper.signedIn?.accessToken?.token ?? "";
+    const other = await client.signUp({ email: "other@example.com", password: PASSWORD, client: info });
+    otherShopperToken = other.signedIn?.accessToken?.token ?? "";
     client.close();
   });
   after(async () => {
     await gateway?.close();
+    await orders?.stop();
     await catalog?.stop();
     await accounts?.stop();
     await Promise.all((databases ?? []).map((d) => d.drop()));
@@ -115,7 +147,8 @@ describe("gateway with the real Accounts and Catalog", () => {
     const body = contentType?.startsWith("application/json") && text !== "" ? (JSON.parse(text) as Json) : text;
     const method = init.method ?? "GET";
     if (response.status < 400) {
-      const requestBody = typeof init.body === "string" ? init.body : undefined;
+      const json = new Headers(init.headers).get("content-type") === "application/json";
+      const requestBody = typeof init.body === "string" ? (json ? JSON.parse(init.body) : init.body) : undefined;
       assert.deepEqual(
         check.requestProblems({ method, url: path, requestBody, status: response.status, contentType }),
         [],
@@ -210,5 +243,49 @@ describe("gateway with the real Accounts and Catalog", () => {
     assert.equal(categories.response.headers.get("cache-control"), "private, max-age=60");
     const forged = await api("/v1/categories", { headers: { authorization: `Bearer ${shopperToken}x` } });
     assert.equal(forged.response.status, 401);
+  });
+
+  test("a shopper's order placed through REST reaches its owner and nobody else (the real Orders)", async () => {
+    const books = (await api("/v1/books?page_size=1")).body as { books: Json[] };
+    const bookId = String(books.books[0]?.bookId);
+    const placed = await api("/v1/orders", {
+      method: "POST",
+      headers: { authorization: `Bearer ${shopperToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        idempotencyKey: "gateway-test-1",
+        lines: [{ bookId, quantity: 1 }],
+        paymentMethodId: "pm_test_1",
+        shippingAddress: {
+          recipientName: "A Reader",
+          addressLine: "1 Main Street",
+          locality: "Springfield",
+          postalCode: "12345",
+          regionCode: "US",
+        },
+      }),
+    });
+    assert.equal(placed.response.status, 200, JSON.stringify(placed.body));
+    const order = placed.body as Json;
+    assert.equal(order.status, "ORDER_STATUS_PENDING");
+    const orderId = String(order.orderId);
+    const own = await api(`/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${shopperToken}` } });
+    assert.equal(own.response.status, 200);
+    assert.equal((own.body as Json).orderId, orderId);
+    const theirs = await api(`/v1/orders/${orderId}`, { headers: { authorization: `Bearer ${otherShopperToken}` } });
+    assert.equal(theirs.response.status, 404);
+    assert.equal((theirs.body as Json).message, "Order not found");
+    const cancel = await api(`/v1/orders/${orderId}:cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${otherShopperToken}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(cancel.response.status, 404);
+    const list = await api("/v1/orders", { headers: { authorization: `Bearer ${otherShopperToken}` } });
+    assert.deepEqual((list.body as { orders: Json[] }).orders, []);
+    const mine = await api("/v1/orders", { headers: { authorization: `Bearer ${shopperToken}` } });
+    assert.deepEqual(
+      (mine.body as { orders: Json[] }).orders.map((o) => o.orderId),
+      [orderId],
+    );
   });
 });
