@@ -175,8 +175,13 @@ describe("the back-office", () => {
     // The mailbox has the shopper's receipt.
     await page.goto(`${store.url}/admin/mail?to=${encodeURIComponent(email)}`);
     await assertAccessible(page, "mailbox");
-    await page.getByRole("link", { name: `Your receipt for order ${orderId}` }).click();
-    assert.match(await textOf(page, "pre"), new RegExp(orderId.slice(0, 8)));
+    // SMTP refused it, so it may not be rendered yet: the link names the order either way.
+    await page
+      .getByRole("link", { name: new RegExp(`order ${orderId}`) })
+      .first()
+      .click();
+    assert.match(await textOf(page, "main dl"), new RegExp(orderId));
+    await assertAccessible(page, "mail");
 
     const actions = adminActions();
     for (const action of ["order", "stock adjust", "book update", "dead letter"]) {

@@ -486,6 +486,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
           mails: result.ok
             ? result.value.mails.map((m) => ({
                 mailId: m.mailId,
+                orderId: m.orderId,
                 to: m.to,
                 subject: m.subject,
                 kind: MAIL_KINDS[m.kind] ?? "",
