@@ -46,11 +46,12 @@ if (files.length === 0) {
 }
 
 // Test files start real servers and child processes; two at a time keeps a 2-core machine busy
-// without starving the processes under test. The multi-host system tests run several services
-// and a load generator each, with latency budgets, so they run afterwards, one at a time, on an
-// otherwise idle machine.
+// without starving the processes under test. The whole-system tests (the multi-host labs, every
+// service under `npm start`, the checkout proof across five services) run several services and
+// a load each, with time budgets, so they run afterwards, one at a time, on an otherwise idle
+// machine.
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const isolated = (file) => /(^|[/\\])multi-host[^/\\]*\.test\.ts$/.test(file);
+const isolated = (file) => /(^|[/\\])(multi-host[^/\\]*|start|checkout-oversell)\.test\.ts$/.test(file);
 const phases = [
   { files: files.filter((f) => !isolated(f)), concurrency },
   { files: files.filter(isolated), concurrency: "1" },

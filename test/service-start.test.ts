@@ -14,7 +14,7 @@ import { getPage, listItems, logRecords } from "./support/pages.js";
 import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const STARTUP_MS = 30_000;
+const STARTUP_MS = 90_000;
 
 /** Starts services/<name> with its package.json "start" script (which must be `node …`). */
 function startService(name: string, env: Record<string, string>): LoggedProcess {

@@ -90,7 +90,9 @@ describe("npm start (scripts/start.mjs)", () => {
     return env;
   };
 
-  it("on an empty data folder: initialises PostgreSQL, creates a database per service, runs every service, degrades when Recommendations stops, and exits 0 on SIGINT leaving no PostgreSQL", async (t) => {
+  it("on an empty data folder: initialises PostgreSQL, creates a database per service, runs every service, degrades when Recommendations stops, and exits 0 on SIGINT leaving no PostgreSQL", {
+    timeout: 420_000,
+  }, async (t) => {
     const env0 = await baseEnv();
     const recommendationsPort = Number(env0.RECOMMENDATIONS_PORT);
     const marketplacePort = Number(env0.MARKETPLACE_PORT);
@@ -154,6 +156,7 @@ describe("npm start (scripts/start.mjs)", () => {
 
     // Every gRPC service answers its health check: the whole store runs.
     for (const s of SERVICES.filter((x) => x.protocol === "grpc")) {
+      await launcher.waitForLine(new RegExp(`"msg":"${s.name} started: gRPC on`), STARTUP_MS);
       await waitForGrpcServing(Number(env0[`${variablePrefix(s.name)}_PORT`]), STARTUP_MS);
     }
     // The homepage shows the Catalog's seeded books and Recommendations' choice.
@@ -184,7 +187,7 @@ describe("npm start (scripts/start.mjs)", () => {
     launcher.kill("SIGINT");
     const exit = await Promise.race([
       launcher.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 30_000).unref()),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 90_000).unref()),
     ]);
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
     assert.ok(launcher.lines.some((line) => /\[marketplace\] exited with code 0\b/.test(line)));
@@ -203,7 +206,9 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.deepEqual(errors, [], "no error or fatal log lines");
   });
 
-  it("on a second start: reuses the data folder and the databases, exits 0 on SIGINT; npm run reset then deletes them", async (t) => {
+  it("on a second start: reuses the data folder and the databases, exits 0 on SIGINT; npm run reset then deletes them", {
+    timeout: 300_000,
+  }, async (t) => {
     assert.ok(existsSync(join(dataDir, "data", "postgres", "PG_VERSION")), "the test above made the data folder");
     const launcher = spawnLogged(process.execPath, [START], { cwd: repoRoot, env: await baseEnv() });
     const pids: number[] = [];
@@ -236,7 +241,7 @@ describe("npm start (scripts/start.mjs)", () => {
     launcher.kill("SIGINT");
     const exit = await Promise.race([
       launcher.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 30_000).unref()),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 90_000).unref()),
     ]);
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
     assert.ok(!isAlive(postgresPid) && !isAlive(recommendationsPid), "nothing left running");
