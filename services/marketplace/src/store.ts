@@ -104,6 +104,11 @@ export function createStore(options: StoreOptions): Store {
     targets[name] = target;
     const client = createClient(definition, target, {
       defaultTimeoutMs: options.defaultTimeoutMs ?? 5000,
+      // Every store service is our own grpc-js server, which accepts frequent pings (no
+      // ping-strike policy), so a page finds a silently dead replica (cable pulled, node gone)
+      // within ~15 s instead of the kit's conservative 5 minutes: until then every call sent
+      // there waits out its deadline (test/multi-host-partition.test.ts measures the recovery).
+      keepalive: { timeMs: 10_000, timeoutMs: 5_000 },
       ...(options.logger === undefined
         ? {}
         : { logger: options.logger.child({ component: "grpc-client", peer: name }) }),
