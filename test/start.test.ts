@@ -11,7 +11,7 @@ import { UNAVAILABLE_NOTICE } from "@obfy/marketplace";
 import pg from "pg";
 import { BUS_DATABASE, SERVICES, variablePrefix } from "../scripts/services.mjs";
 import { spawnLogged } from "./support/logged-process.js";
-import { getPage, listItems, logRecords } from "./support/pages.js";
+import { getPage, logRecords } from "./support/pages.js";
 import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -43,6 +43,11 @@ function environmentOf(pid: number): Record<string, string> {
   return Object.fromEntries(
     entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
   );
+}
+
+/** How many books a page section lists (`<li>` items). */
+function booksIn(html: string): number {
+  return (html.match(/<li[\s>]/g) ?? []).length;
 }
 
 /** The HTML of the homepage's section whose heading has this id, e.g. "recommended-heading". */
@@ -161,13 +166,13 @@ describe("npm start (scripts/start.mjs)", () => {
     }
     // The homepage shows the Catalog's seeded books and Recommendations' choice.
     let home = await getPage(`http://127.0.0.1:${marketplacePort}/`);
-    for (let i = 0; i < 60 && listItems(section(home.body, "featured-heading")).length === 0; i++) {
+    for (let i = 0; i < 60 && booksIn(section(home.body, "featured-heading")) === 0; i++) {
       await new Promise((done) => setTimeout(done, 1000));
       home = await getPage(`http://127.0.0.1:${marketplacePort}/`);
     }
     assert.equal(home.status, 200);
     assert.match(home.body, /<title>Online Books For You<\/title>/);
-    assert.ok(listItems(section(home.body, "featured-heading")).length > 0, home.body);
+    assert.ok(booksIn(section(home.body, "featured-heading")) > 0, home.body);
     assert.ok(!section(home.body, "recommended-heading").includes(UNAVAILABLE_NOTICE), home.body);
 
     // Stop Recommendations alone, by its PID: it drains and exits 0; the Marketplace keeps serving.
@@ -177,7 +182,7 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.equal(degraded.status, 200);
     // Only its section degrades: the Catalog's sections still render.
     assert.ok(section(degraded.body, "recommended-heading").includes(UNAVAILABLE_NOTICE), degraded.body);
-    assert.ok(listItems(section(degraded.body, "featured-heading")).length > 0, degraded.body);
+    assert.ok(booksIn(section(degraded.body, "featured-heading")) > 0, degraded.body);
     // Not a speed target (that is the benchmarks'): a bound that tells a degraded answer from a
     // hang. 1.5 s failed on a loaded 2-core host (1.9 s), with PostgreSQL and a TLS test beside it.
     assert.ok(degraded.ms < 5000, `degraded page took ${Math.round(degraded.ms)} ms`);
@@ -187,7 +192,12 @@ describe("npm start (scripts/start.mjs)", () => {
     launcher.kill("SIGINT");
     const exit = await Promise.race([
       launcher.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 90_000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`launcher did not exit; its last lines:\n${launcher.lines.slice(-40).join("\n")}`)),
+          90_000,
+        ).unref(),
+      ),
     ]);
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
     assert.ok(launcher.lines.some((line) => /\[marketplace\] exited with code 0\b/.test(line)));
@@ -241,7 +251,12 @@ describe("npm start (scripts/start.mjs)", () => {
     launcher.kill("SIGINT");
     const exit = await Promise.race([
       launcher.exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("launcher did not exit")), 90_000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`launcher did not exit; its last lines:\n${launcher.lines.slice(-40).join("\n")}`)),
+          90_000,
+        ).unref(),
+      ),
     ]);
     assert.deepEqual(exit, { code: 0, signal: null }, launcher.lines.join("\n"));
     assert.ok(!isAlive(postgresPid) && !isAlive(recommendationsPid), "nothing left running");
