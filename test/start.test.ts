@@ -235,6 +235,11 @@ describe("npm start (scripts/start.mjs)", () => {
     );
     pids.push(recommendationsPid);
     await launcher.waitForLine(/Online Books For You is ready/, STARTUP_MS);
+    // Every service has finished starting before the SIGINT below (a signal in the middle of a
+    // start-up is not what this test is about).
+    for (const { name } of SERVICES.filter((x) => x.protocol === "grpc")) {
+      await launcher.waitForLine(new RegExp(`"msg":"${name} started: gRPC on`), STARTUP_MS);
+    }
     const output = launcher.lines.join("\n");
     assert.doesNotMatch(output, /first start|created the databases/);
     const databaseUrl = environmentOf(recommendationsPid).DATABASE_URL ?? "";
