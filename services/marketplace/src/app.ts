@@ -2,19 +2,20 @@ import { STATUS_CODES } from "node:http";
 import fastifyFormbody from "@fastify/formbody";
 import { createHttpTracingPlugin } from "@obfy/kit/http";
 import type { Metrics, Tracing } from "@obfy/kit/observability";
-import fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import fastify, { type FastifyBaseLogger, LogController } from "fastify";
 import type { Logger } from "pino";
 import { DEFAULT_CALL_TIMEOUT_MS } from "./calls.js";
+import { type RouteContext, sendError } from "./page.js";
 import { registerAccountRoutes } from "./routes/account.js";
 import { registerAdminRoutes } from "./routes/admin.js";
 import { registerOrderRoutes } from "./routes/orders.js";
 import { registerShopRoutes } from "./routes/shop.js";
 import { SCRIPT, SCRIPT_ETAG, SCRIPT_PATH } from "./script.js";
 import { readSecurityConfig, registerSecurity, type SecurityConfig } from "./security/index.js";
-import { SessionCookies, type Shopper } from "./session.js";
+import { SessionCookies } from "./session.js";
 import type { Store } from "./store.js";
 import { STYLESHEET, STYLESHEET_ETAG, STYLESHEET_PATH } from "./stylesheet.js";
-import { eta, type PageContext, sendPage } from "./views.js";
+import { eta } from "./views.js";
 
 /** Dependencies and options of {@link createMarketplace}. */
 export interface MarketplaceOptions {
@@ -36,27 +37,6 @@ export interface MarketplaceOptions {
   readonly tracerProvider?: Tracing["provider"];
 }
 
-/** What every route module gets. */
-export interface RouteContext {
-  readonly store: Store;
-  readonly sessions: SessionCookies;
-  /** Deadline of a page's reads. */
-  readonly timeoutMs: number;
-  readonly secureCookies: boolean;
-  readonly dashboardUrl: string | undefined;
-  /** Long-lived responses (server-sent events) end on this when the app closes. */
-  readonly closing: AbortSignal;
-}
-
-declare module "fastify" {
-  interface FastifyRequest {
-    /** The signed-in shopper, resolved before page handlers run. */
-    shopper: Shopper | undefined;
-    /** Accounts could not be asked who the session belongs to: the page is served signed out. */
-    accountsUnavailable: boolean;
-  }
-}
-
 const HTML = "text/html; charset=utf-8";
 
 /**
@@ -76,26 +56,6 @@ function errorField(error: unknown, field: "statusCode" | "code" | "message"): u
   return typeof error === "object" && error !== null && field in error
     ? (error as Record<typeof field, unknown>)[field]
     : undefined;
-}
-
-/** The page context of a request: its shopper and a CSRF token for the page's forms. */
-export function pageContext(request: FastifyRequest, reply: FastifyReply, query?: string): PageContext {
-  return {
-    shopper: request.shopper,
-    csrfToken: reply.generateCsrf(),
-    ...(query === undefined ? {} : { query }),
-  };
-}
-
-/** Sends the error page. */
-export function sendError(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  status: number,
-  heading: string,
-  message: string,
-): FastifyReply {
-  return sendPage(reply, "./error", heading, pageContext(request, reply), { heading, message }, status);
 }
 
 /** Paths that never need the shopper (assets, probes). */

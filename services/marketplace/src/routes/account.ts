@@ -1,8 +1,8 @@
 import { accountsV1, cartV1 } from "@obfy/protos";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { pageContext, type RouteContext } from "../app.js";
 import { formFailure, grpcCode, section } from "../calls.js";
 import { type FormBody, field, safeReturnTo } from "../forms.js";
+import { pageContext, type RouteContext } from "../page.js";
 import { asShopper, CART_COOKIE, type Shopper } from "../session.js";
 import { formatTime, sendPage } from "../views.js";
 

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { catalogV1, deadLettersV1, inventoryV1, notificationsV1, ordersV1 } from "@obfy/protos";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { pageContext, type RouteContext, sendError } from "../app.js";
 import { formFailure, grpcCode, section } from "../calls.js";
 import { type FormBody, field } from "../forms.js";
+import { pageContext, type RouteContext, sendError } from "../page.js";
 import { asShopper, type Shopper } from "../session.js";
 import { DEAD_LETTER_SERVICES, type StoreServiceName } from "../store.js";
 import { formatMoney, formatTime, sendPage } from "../views.js";

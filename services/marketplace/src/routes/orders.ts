@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { cartV1, ordersV1, paymentsV1 } from "@obfy/protos";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { pageContext, type RouteContext, sendError } from "../app.js";
 import { formFailure, grpcCode } from "../calls.js";
 import { type FormBody, field } from "../forms.js";
+import { pageContext, type RouteContext, sendError } from "../page.js";
 import { asShopper, CART_COOKIE, type Shopper } from "../session.js";
 import { openEventStream } from "../sse.js";
 import { formatMoney, formatTime, sendPage } from "../views.js";

@@ -1,8 +1,8 @@
 import { catalogV1, inventoryV1, recommendationsV1, reviewsV1 } from "@obfy/protos";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { pageContext, type RouteContext, sendError } from "../app.js";
 import { formFailure, grpcCode, section } from "../calls.js";
 import { type FormBody, field } from "../forms.js";
+import { pageContext, type RouteContext, sendError } from "../page.js";
 import { asShopper } from "../session.js";
 import { openEventStream } from "../sse.js";
 import { formatMoney, formatRating, formatTime, highlight, sendPage, stockText } from "../views.js";
