@@ -4,6 +4,7 @@ import {
   accountsV1,
   cartV1,
   catalogV1,
+  clientsV1,
   deadLettersV1,
   inventoryV1,
   notificationsV1,
@@ -11,6 +12,7 @@ import {
   paymentsV1,
   recommendationsV1,
   reviewsV1,
+  webhooksV1,
 } from "@obfy/protos";
 
 /** The store services the Marketplace calls, by name, with their default local addresses. */
@@ -48,12 +50,16 @@ export interface Store {
   readonly catalog: ServiceClient<typeof catalogV1.CatalogServiceService>;
   readonly inventory: ServiceClient<typeof inventoryV1.InventoryServiceService>;
   readonly accounts: ServiceClient<typeof accountsV1.AccountsServiceService>;
+  /** Accounts' third-party OAuth2 clients (`bookstore.accounts.v1.ClientsService`), on the Accounts address. */
+  readonly clients: ServiceClient<typeof clientsV1.ClientsServiceService>;
   readonly reviews: ServiceClient<typeof reviewsV1.ReviewsServiceService>;
   readonly recommendations: ServiceClient<typeof recommendationsV1.RecommendationsServiceService>;
   readonly cart: ServiceClient<typeof cartV1.CartServiceService>;
   readonly orders: ServiceClient<typeof ordersV1.OrdersServiceService>;
   readonly payments: ServiceClient<typeof paymentsV1.PaymentsServiceService>;
   readonly notifications: ServiceClient<typeof notificationsV1.NotificationsServiceService>;
+  /** Webhook subscriptions and their delivery log, for the back-office. */
+  readonly webhooks: ServiceClient<typeof webhooksV1.WebhooksServiceService>;
   /** Each consuming service's `kit.events.v1.DeadLettersService`, served on the service's own address. */
   readonly deadLetters: Readonly<
     Partial<Record<StoreServiceName, ServiceClient<typeof deadLettersV1.DeadLettersServiceService>>>
@@ -125,12 +131,14 @@ export function createStore(options: StoreOptions): Store {
     catalog: make(catalogV1.CatalogServiceService, "catalog"),
     inventory: make(inventoryV1.InventoryServiceService, "inventory"),
     accounts: make(accountsV1.AccountsServiceService, "accounts"),
+    clients: make(clientsV1.ClientsServiceService, "accounts"),
     reviews: make(reviewsV1.ReviewsServiceService, "reviews"),
     recommendations: make(recommendationsV1.RecommendationsServiceService, "recommendations"),
     cart: make(cartV1.CartServiceService, "cart"),
     orders: make(ordersV1.OrdersServiceService, "orders"),
     payments: make(paymentsV1.PaymentsServiceService, "payments"),
     notifications: make(notificationsV1.NotificationsServiceService, "notifications"),
+    webhooks: make(webhooksV1.WebhooksServiceService, "webhooks"),
     deadLetters,
     targets,
     close() {

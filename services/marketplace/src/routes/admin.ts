@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { catalogV1, deadLettersV1, inventoryV1, notificationsV1, ordersV1 } from "@obfy/protos";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { formFailure, grpcCode, section } from "../calls.js";
+import { CLIENT_SCOPES } from "@obfy/kit/security";
+import { catalogV1, clientsV1, deadLettersV1, inventoryV1, notificationsV1, ordersV1, webhooksV1 } from "@obfy/protos";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { failureFields, formFailure, grpcCode, section } from "../calls.js";
 import { type FormBody, field } from "../forms.js";
 import { pageContext, type RouteContext, sendError } from "../page.js";
 import { asShopper, type Shopper } from "../session.js";
@@ -34,6 +35,64 @@ const MAIL_STATUSES: Readonly<Record<number, string>> = {
   [notificationsV1.MailStatus.MAIL_STATUS_FAILED]: "Failed",
 };
 
+/** What each scope lets a third-party client do, for the registration form. */
+const SCOPE_HELP: Readonly<Record<string, string>> = {
+  "cart:read": "read its carts",
+  "cart:write": "change its carts",
+  "orders:read": "read its orders",
+  "orders:write": "place and cancel its orders",
+  "payments:write": "pay for its orders",
+  "reviews:write": "write reviews",
+  "webhooks:manage": "subscribe webhooks and read their delivery log",
+};
+
+const WEBHOOK_EVENTS: Readonly<Record<number, string>> = {
+  [webhooksV1.WebhookEvent.WEBHOOK_EVENT_ORDER_PLACED]: "order.placed",
+  [webhooksV1.WebhookEvent.WEBHOOK_EVENT_ORDER_CONFIRMED]: "order.confirmed",
+  [webhooksV1.WebhookEvent.WEBHOOK_EVENT_ORDER_CANCELLED]: "order.cancelled",
+  [webhooksV1.WebhookEvent.WEBHOOK_EVENT_ORDER_SHIPPED]: "order.shipped",
+};
+const DELIVERY_STATES: Readonly<Record<number, string>> = {
+  [webhooksV1.Delivery_State.STATE_PENDING]: "Pending",
+  [webhooksV1.Delivery_State.STATE_SUCCEEDED]: "Succeeded",
+  [webhooksV1.Delivery_State.STATE_FAILED]: "Failed",
+};
+
+/** Every value of a form field sent once or more (checkboxes). */
+function all(body: FormBody, name: string): string[] {
+  const value = body?.[name];
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** A list a page shows, or what it shows in its place and with which HTTP status. */
+type Listed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly notice: string; readonly status: number };
+
+/**
+ * Runs a page's list call. A request the service refused (a bad page token, an unknown
+ * subscription: INVALID_ARGUMENT, NOT_FOUND) shows the service's documented message with 400 or
+ * 404; a service that is down or slow shows a generic sentence with 503, and is logged.
+ */
+async function listed<T>(
+  log: FastifyBaseLogger,
+  what: string,
+  service: string,
+  call: () => Promise<T>,
+): Promise<Listed<T>> {
+  try {
+    return { ok: true, value: await call() };
+  } catch (error) {
+    const code = grpcCode(error);
+    if (code === "NOT_FOUND" || code === "INVALID_ARGUMENT") {
+      log.info(failureFields(error, what), "list refused");
+      return { ok: false, notice: formFailure(error).message, status: code === "NOT_FOUND" ? 404 : 400 };
+    }
+    log.warn(failureFields(error, what), "list unavailable");
+    return { ok: false, notice: `${service} is unavailable right now. Please try again in a moment.`, status: 503 };
+  }
+}
+
 function one(value: unknown): string {
   return typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : "";
 }
@@ -46,7 +105,8 @@ export function parsePrice(text: string): number | undefined {
 }
 
 /**
- * The back-office under `/admin`: orders, stock, catalogue, dead letters and the mailbox. Every
+ * The back-office under `/admin`: orders, stock, catalogue, dead letters, the mailbox, the
+ * public API's OAuth2 clients and its webhooks (subscriptions, delivery log, redeliver). Every
  * request is checked on the server: signed-out visitors are sent to sign in, shoppers get 403.
  * Every change is logged with who made it ("admin action"), and the services check the admin
  * token again themselves.
@@ -519,6 +579,254 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
           return sendError(request, reply, 503, "The mailbox is unavailable", "Please try again in a moment.");
         }
       });
+
+      // Third-party OAuth2 clients (Accounts' ClientsService): register, list, revoke.
+      const scopeChoices = (chosen: readonly string[]) =>
+        CLIENT_SCOPES.map((scope, index) => ({
+          id: `scope-${index}`,
+          value: scope,
+          help: SCOPE_HELP[scope] ?? "",
+          checked: chosen.includes(scope),
+        }));
+      const clientsPage = async (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        form: { displayName: string; scopes: readonly string[] },
+        errors: Record<string, string>,
+        error: string,
+        status: number,
+      ) => {
+        const pageToken = one((request.query as Record<string, unknown>)?.page_token);
+        const result = await listed(request.log, "admin clients", "Accounts", () =>
+          store.clients.listClients(clientsV1.ListClientsRequest.fromPartial({ pageSize: 50, pageToken }), {
+            timeoutMs,
+            metadata: asShopper(adminOf(request)),
+          }),
+        );
+        const clients = result.ok
+          ? result.value.clients.map((c) => ({
+              clientId: c.clientId,
+              displayName: c.displayName,
+              scopes: c.allowedScopes.join(", "),
+              created: formatTime(c.createTime),
+              createdBy: c.createdBy,
+              revoked: formatTime(c.revokeTime),
+            }))
+          : [];
+        return sendPage(
+          reply,
+          "./admin/clients",
+          "API clients · Back-office",
+          pageContext(request, reply),
+          {
+            active: clients.filter((c) => c.revoked === ""),
+            revoked: clients.filter((c) => c.revoked !== ""),
+            nextUrl:
+              result.ok && result.value.nextPageToken !== ""
+                ? `/admin/clients?${new URLSearchParams({ page_token: result.value.nextPageToken })}`
+                : "",
+            notice: result.ok ? "" : result.notice,
+            form: { displayName: form.displayName, scopes: scopeChoices(form.scopes) },
+            errors,
+            flash: flashOf(request),
+            error: error || errorOf(request),
+          },
+          status !== 200 ? status : result.ok ? 200 : result.status,
+        );
+      };
+
+      admin.get("/clients", async (request, reply) =>
+        clientsPage(request, reply, { displayName: "", scopes: [] }, {}, "", 200),
+      );
+
+      admin.post<{ Body: FormBody }>("/clients", csrf, async (request, reply) => {
+        const displayName = field(request.body, "display_name").trim();
+        const scopes = [...new Set(all(request.body, "scopes"))];
+        const form = { displayName, scopes };
+        const errors: Record<string, string> = {};
+        if (displayName === "" || [...displayName].length > 100)
+          errors.display_name = "Give the client a name of 1 to 100 characters.";
+        if (scopes.length === 0) errors.scopes = "Choose at least one scope.";
+        else if (scopes.some((scope) => !CLIENT_SCOPES.includes(scope))) errors.scopes = "Choose scopes from the list.";
+        if (Object.keys(errors).length > 0) {
+          return clientsPage(request, reply, form, errors, "Please correct the form.", 400);
+        }
+        let created: clientsV1.CreateClientResponse;
+        try {
+          created = await store.clients.createClient(
+            clientsV1.CreateClientRequest.fromPartial({ client: { displayName, allowedScopes: scopes } }),
+            { metadata: asShopper(adminOf(request)) },
+          );
+        } catch (error) {
+          audit(
+            request,
+            "client create",
+            { display_name: displayName, scopes },
+            `refused: ${grpcCode(error) ?? "error"}`,
+          );
+          const failure = formFailure(error, {
+            "client.display_name": "display_name",
+            "client.allowed_scopes": "scopes",
+          });
+          if (failure.unavailable) request.log.warn({ err: error }, "client not registered");
+          return clientsPage(request, reply, form, failure.fields, failure.message, failure.unavailable ? 503 : 400);
+        }
+        const client = created.client;
+        // The secret is never logged, never put in a URL and never stored here: this response is the
+        // only place it appears (sendPage sends it with Cache-Control: no-store).
+        audit(
+          request,
+          "client create",
+          { client_id: client?.clientId, display_name: client?.displayName, scopes: client?.allowedScopes },
+          "ok",
+        );
+        return sendPage(
+          reply,
+          "./admin/client-created",
+          "Client registered · Back-office",
+          pageContext(request, reply),
+          {
+            client: {
+              clientId: client?.clientId ?? "",
+              displayName: client?.displayName ?? displayName,
+              scopes: (client?.allowedScopes ?? scopes).join(", "),
+            },
+            secret: created.clientSecret,
+          },
+        );
+      });
+
+      admin.post<{ Params: { id: string }; Body: FormBody }>(
+        "/clients/:id/revoke",
+        csrf,
+        change<{ id: string }>(
+          "client revoke",
+          () => "/admin/clients",
+          async (request, metadata) => {
+            const { client } = await store.clients.revokeClient(
+              clientsV1.RevokeClientRequest.fromPartial({ clientId: request.params.id }),
+              { metadata },
+            );
+            const name = client?.displayName ?? request.params.id;
+            return {
+              target: { client_id: request.params.id, display_name: name },
+              done: `Client ${name} revoked: its secret no longer works, and its tokens expire within 5 minutes.`,
+            };
+          },
+        ),
+      );
+
+      // Webhooks (the Webhooks service): every subscription, the delivery log, redeliver.
+      admin.get<{ Querystring: Record<string, unknown> }>("/webhooks", async (request, reply) => {
+        const subscription = one(request.query.subscription).trim().slice(0, 100);
+        const pageToken = one(request.query.page_token);
+        const subscriptionsPageToken = one(request.query.subscriptions_page_token);
+        const options = { timeoutMs, metadata: asShopper(adminOf(request)) };
+        const [subscriptions, deliveries, clients] = await Promise.all([
+          listed(request.log, "admin webhook subscriptions", "Webhooks", () =>
+            store.webhooks.listSubscriptions(
+              webhooksV1.ListSubscriptionsRequest.fromPartial({ pageSize: 50, pageToken: subscriptionsPageToken }),
+              options,
+            ),
+          ),
+          listed(request.log, "admin webhook deliveries", "Webhooks", () =>
+            store.webhooks.listDeliveries(
+              webhooksV1.ListDeliveriesRequest.fromPartial({
+                subscriptionId: subscription || "-",
+                pageSize: 50,
+                pageToken,
+              }),
+              options,
+            ),
+          ),
+          // Only to name each subscription's client; without it the ids are shown.
+          section(request.log, "admin webhook clients", () =>
+            store.clients.listClients(clientsV1.ListClientsRequest.fromPartial({ pageSize: 100 }), options),
+          ),
+        ]);
+        const names = new Map(clients.ok ? clients.value.clients.map((c) => [c.clientId, c.displayName]) : []);
+        const urls = new Map(
+          subscriptions.ok ? subscriptions.value.subscriptions.map((s) => [s.subscriptionId, s.url]) : [],
+        );
+        const status = !deliveries.ok ? deliveries.status : !subscriptions.ok ? subscriptions.status : 200;
+        return sendPage(
+          reply,
+          "./admin/webhooks",
+          "Webhooks · Back-office",
+          pageContext(request, reply),
+          {
+            subscription,
+            subscriptions: subscriptions.ok
+              ? subscriptions.value.subscriptions.map((s) => ({
+                  subscriptionId: s.subscriptionId,
+                  client: names.get(s.clientId) ?? "",
+                  clientId: s.clientId,
+                  url: s.url,
+                  events: s.events.map((e) => WEBHOOK_EVENTS[e] ?? "unknown").join(", "),
+                  description: s.description,
+                  created: formatTime(s.createTime),
+                }))
+              : [],
+            subscriptionsNotice: subscriptions.ok ? "" : subscriptions.notice,
+            subscriptionsNextUrl:
+              subscriptions.ok && subscriptions.value.nextPageToken !== ""
+                ? `/admin/webhooks?${new URLSearchParams({ subscriptions_page_token: subscriptions.value.nextPageToken })}`
+                : "",
+            deliveries: deliveries.ok
+              ? deliveries.value.deliveries.map((d) => ({
+                  deliveryId: d.deliveryId,
+                  shortId: d.deliveryId.slice(0, 8),
+                  subscriptionId: d.subscriptionId,
+                  url: urls.get(d.subscriptionId) ?? "",
+                  eventId: d.eventId,
+                  event: WEBHOOK_EVENTS[d.event] ?? "unknown",
+                  orderId: d.orderId,
+                  state: DELIVERY_STATES[d.state] ?? "Unknown",
+                  attempts: d.attemptCount,
+                  responseCode: d.lastStatusCode === 0 ? "" : String(d.lastStatusCode),
+                  lastError: d.lastError,
+                  created: formatTime(d.createTime),
+                  lastAttempt: formatTime(d.lastAttemptTime),
+                  nextAttempt: d.state === webhooksV1.Delivery_State.STATE_PENDING ? formatTime(d.nextAttemptTime) : "",
+                }))
+              : [],
+            deliveriesNotice: deliveries.ok ? "" : deliveries.notice,
+            deliveriesNextUrl:
+              deliveries.ok && deliveries.value.nextPageToken !== ""
+                ? `/admin/webhooks?${new URLSearchParams({ subscription, page_token: deliveries.value.nextPageToken })}`
+                : "",
+            flash: flashOf(request),
+            error: errorOf(request),
+          },
+          status,
+        );
+      });
+
+      admin.post<{ Params: { subscriptionId: string; deliveryId: string }; Body: FormBody }>(
+        "/webhooks/:subscriptionId/deliveries/:deliveryId/redeliver",
+        csrf,
+        change<{ subscriptionId: string; deliveryId: string }>(
+          "webhook redeliver",
+          (request) => {
+            const filter = field(request.body, "subscription").trim().slice(0, 100);
+            return filter === ""
+              ? "/admin/webhooks"
+              : `/admin/webhooks?${new URLSearchParams({ subscription: filter })}`;
+          },
+          async (request, metadata) => {
+            const { subscriptionId, deliveryId } = request.params;
+            const { delivery } = await store.webhooks.redeliver(
+              webhooksV1.RedeliverRequest.fromPartial({ subscriptionId, deliveryId }),
+              { metadata },
+            );
+            const again = delivery?.deliveryId ?? "";
+            return {
+              target: { subscription_id: subscriptionId, delivery_id: deliveryId, redelivery_id: again },
+              done: `Redelivery queued: delivery ${again.slice(0, 8)} is pending.`,
+            };
+          },
+        ),
+      );
     },
     { prefix: "/admin" },
   );
