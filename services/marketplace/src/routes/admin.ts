@@ -609,7 +609,6 @@ export function registerAdminRoutes(app: FastifyInstance, context: RouteContext)
               displayName: c.displayName,
               scopes: c.allowedScopes.join(", "),
               created: formatTime(c.createTime),
-              createdBy: c.createdBy,
               revoked: formatTime(c.revokeTime),
             }))
           : [];
