@@ -3,6 +3,8 @@
 // real Catalog, Inventory, Payments, Orders and Notifications (the receipts), each started from
 // its sources as its own process on a fresh database of its own, talking over gRPC and over one event bus: RabbitMQ
 // (a namespace of this run's own, deleted at the end) or pg-boss (a database of its own).
+// The fault proof (checkout-faults.mjs) points it at a RabbitMQ and a PostgreSQL of its own, and
+// SIGKILLs and restarts one service at a time with restart(name).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -32,13 +34,29 @@ export interface ServiceProcess {
 export interface CheckoutSystem {
   readonly transport: "amqp" | "postgres";
   readonly identity: TestIdentity;
+  /** The current process of each service (a restart replaces it). */
   readonly processes: Readonly<Record<CheckoutService, ServiceProcess>>;
-  /** Each service's gRPC address. */
+  /** Each service's gRPC address (a restarted service keeps its port). */
   readonly addresses: Readonly<Record<CheckoutService, string>>;
   /** Each service's DATABASE_URL. */
   readonly databaseUrls: Readonly<Record<CheckoutService, string>>;
+  /**
+   * Ends one service's process with `signal` (default SIGKILL), waits for its exit, and starts it
+   * again with the same environment, database and port; resolves once it logged its start.
+   */
+  restart(name: CheckoutService, signal?: NodeJS.Signals): Promise<RestartReport>;
   /** SIGTERMs every process (last started first), waits for their exits, drops the databases and the namespace. */
   stop(): Promise<{ name: string; code: number | null; signal: NodeJS.Signals | null }[]>;
+}
+
+/** What {@link CheckoutSystem.restart} saw. */
+export interface RestartReport {
+  /** How the old process ended. */
+  readonly exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null };
+  /** Signal sent → the old process gone, in ms. */
+  readonly exitMs: number;
+  /** Signal sent → the new process started, in ms. */
+  readonly downMs: number;
 }
 
 /** Options for {@link startCheckoutSystem}. */
@@ -51,6 +69,13 @@ export interface CheckoutSystemOptions {
   readonly serviceEnv?: Partial<Record<CheckoutService, Readonly<Record<string, string>>>>;
   /** How long each service may take to start (default 120 s: the sources compile on start). */
   readonly startupMs?: number;
+  /** The RabbitMQ of an amqp system (default AMQP_URL, else guest@127.0.0.1:5672). */
+  readonly amqpUrl?: string;
+  /**
+   * A URL of the PostgreSQL server the databases are created on, whose user may create databases
+   * (default TEST_DATABASE_URL, else the machine's server: see `@obfy/kit/db/testing`).
+   */
+  readonly databaseServerUrl?: string;
 }
 
 /** Settings of the runner's environment that would change what the services do. */
@@ -123,13 +148,14 @@ export async function startCheckoutSystem(options: CheckoutSystemOptions = {}): 
   const startupMs = options.startupMs ?? 120_000;
   const databases: TestDatabase[] = [];
   const own = {} as Record<CheckoutService, TestDatabase>;
+  const serverUrl = options.databaseServerUrl;
   for (const name of CHECKOUT_SERVICES) {
-    own[name] = await createTestDatabase();
+    own[name] = await createTestDatabase({ serverUrl });
     databases.push(own[name]);
   }
-  const bus = transport === "postgres" ? await createTestDatabase() : undefined;
+  const bus = transport === "postgres" ? await createTestDatabase({ serverUrl }) : undefined;
   if (bus !== undefined) databases.push(bus);
-  const amqpUrl = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+  const amqpUrl = options.amqpUrl ?? process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
   const namespace = `checkout${randomBytes(4).toString("hex")}.`;
   const identity = await createTestIdentity();
   const common: Record<string, string> = {
@@ -151,11 +177,14 @@ export async function startCheckoutSystem(options: CheckoutSystemOptions = {}): 
     ...options.env,
   };
   const processes = {} as Record<CheckoutService, ServiceProcess>;
-  const started: ServiceProcess[] = [];
+  const started: CheckoutService[] = [];
+  const envs = {} as Record<CheckoutService, Record<string, string>>;
+  let stopping = false;
 
   const stop = async () => {
+    stopping = true;
     const exits = [];
-    for (const p of [...started].reverse()) {
+    for (const p of [...started].reverse().map((name) => processes[name])) {
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGTERM");
       const exit = await Promise.race([
         p.exited,
@@ -182,9 +211,10 @@ export async function startCheckoutSystem(options: CheckoutSystemOptions = {}): 
         ...(name === "orders" ? { DATABASE_POOL_MAX: "6" } : {}),
         ...options.serviceEnv?.[name],
       };
+      envs[name] = env;
       const service = await spawnService(name, env, startupMs);
       processes[name] = service;
-      started.push(service);
+      started.push(name);
     }
   } catch (error) {
     await stop().catch(() => {});
@@ -198,5 +228,17 @@ export async function startCheckoutSystem(options: CheckoutSystemOptions = {}): 
     CheckoutService,
     string
   >;
-  return { transport, identity, processes, addresses, databaseUrls, stop };
+  const restart = async (name: CheckoutService, signal: NodeJS.Signals = "SIGKILL"): Promise<RestartReport> => {
+    if (stopping) throw new Error("the checkout system is stopping");
+    const old = processes[name];
+    const sent = performance.now();
+    if (old.child.exitCode === null && old.child.signalCode === null) old.child.kill(signal);
+    const exit = await old.exited;
+    const exitMs = performance.now() - sent;
+    // The same port: the other services and the clients keep their channels to it.
+    const port = old.address.slice(old.address.lastIndexOf(":") + 1);
+    processes[name] = await spawnService(name, { ...envs[name], PORT: port }, startupMs);
+    return { exit, exitMs, downMs: performance.now() - sent };
+  };
+  return { transport, identity, processes, addresses, databaseUrls, restart, stop };
 }
