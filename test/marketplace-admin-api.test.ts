@@ -354,6 +354,15 @@ describe("the back-office's API clients and webhooks", () => {
     assert.equal(receiver.received.length, 2);
     assert.equal(receiver.received[0]?.headers["webhook-id"], receiver.received[1]?.headers["webhook-id"]);
 
+    // A delivery that does not exist (a stale page): the service's message, not an error page.
+    const stale = `/admin/webhooks/${subscriptionId}/deliveries/${randomUUID()}/redeliver`;
+    await page.evaluate(`document.querySelector("#deliveries form").setAttribute("action", ${JSON.stringify(stale)})`);
+    await deliveries
+      .first()
+      .getByRole("button", { name: /^Redeliver/ })
+      .click();
+    assert.equal(await textOf(page, "[role=alert]"), "Delivery not found");
+
     // The subscription's own log, and what refused lookups show.
     await page.getByRole("link", { name: `Deliveries to ${receiver.origin}/hooks/orders` }).click();
     assert.equal(new URL(page.url()).searchParams.get("subscription"), subscriptionId);
