@@ -8,9 +8,9 @@
 // there, one embedded PostgreSQL 18 (scripts/embedded-postgres.mjs) is started for the whole
 // run, in a temporary folder on a free port, and TEST_DATABASE_URL points the tests at it.
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repoRoot = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -59,6 +59,7 @@ const phases = [
 
 /** Runs one `node --test` over `phase.files`, echoing its output; resolves with its exit code and counts. */
 function runPhase(phase) {
+  const timingsFile = join(mkdtempSync(join(tmpdir(), "obfy-test-timings-")), "timings.json");
   const args = [
     "--conditions=source",
     "--import",
@@ -66,6 +67,10 @@ function runPhase(phase) {
     "--test",
     `--test-concurrency=${phase.concurrency}`,
     "--test-timeout=180000",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    `--test-reporter=${join(repoRoot, "scripts", "test-timings.mjs")}`,
+    `--test-reporter-destination=${timingsFile}`,
     ...extra,
     ...phase.files.map((f) => relative(process.cwd(), f)),
   ];
@@ -89,8 +94,29 @@ function runPhase(phase) {
     const forward = (sig) => () => child.kill(sig);
     process.on("SIGINT", forward("SIGINT"));
     process.on("SIGTERM", forward("SIGTERM"));
-    child.on("exit", (code, signal) => resolvePhase({ code: code ?? (signal ? 1 : 0), counts }));
+    child.on("exit", (code, signal) => {
+      printSlowest(timingsFile);
+      resolvePhase({ code: code ?? (signal ? 1 : 0), counts });
+    });
   });
+}
+
+/** Prints the ten test files whose top-level tests took longest, from the timings reporter's file. */
+function printSlowest(timingsFile) {
+  let perFile;
+  try {
+    perFile = JSON.parse(readFileSync(timingsFile, "utf8"));
+  } catch {
+    return;
+  }
+  rmSync(dirname(timingsFile), { recursive: true, force: true });
+  const slowest = Object.entries(perFile)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10);
+  if (slowest.length === 0) return;
+  console.log("Slowest test files (sum of their top-level tests):");
+  for (const [file, ms] of slowest)
+    console.log(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${relative(repoRoot, file)}`);
 }
 
 const DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -103,7 +103,7 @@ const sharedEnv = process.env.LOG_FORMAT === undefined && process.stdout.isTTY ?
 const sh = (word) => `'${word.replaceAll("'", `'\\''`)}'`;
 
 // Imported only now, so that the checks above give their message even before `npm install`.
-const { createConcurrently, KillOthers, LogError, Logger, LogOutput } = await import("concurrently");
+const { createConcurrently, LogError, Logger, LogOutput } = await import("concurrently");
 const { databaseUrl, ensureDatabases, redact, startEmbeddedPostgres } = await import("./embedded-postgres.mjs");
 const { randomBytes } = await import("node:crypto");
 const { createServer } = await import("node:net");
@@ -130,6 +130,12 @@ const shown = (path) => {
 
 let stopping = false;
 let stopSignal;
+// A service that exits 0 stopped cleanly. So did one ended by SIGINT or SIGTERM once the store is
+// stopping: a signal that arrives before a service has installed its handlers (while it is still
+// starting) ends it at once, with nothing in flight to lose. A Ctrl-C in a terminal sends SIGINT
+// to every process of the group, the services too, so the signal may be either.
+const clean = (event) =>
+  event.exitCode === 0 || (stopSignal !== undefined && (event.exitCode === "SIGINT" || event.exitCode === "SIGTERM"));
 let commands = [];
 /** @type {Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined} */
 let postgres;
@@ -293,12 +299,18 @@ const started = createConcurrently(
     outputStream: process.stdout,
     prefixColors: ["cyan", "magenta", "green", "yellow", "blue", "red"],
     // The command is the service itself (see `exec` above): signal it directly, no process-tree walk.
-    kill: (pid, signal) => process.kill(pid, signal),
-    controllers: [
-      new LogError({ logger }),
-      new LogOutput({ logger }),
-      new KillOthers({ logger, conditions: ["failure"], killSignal: "SIGTERM" }),
-    ],
+    // One that has exited already (ESRCH) has nothing left to stop.
+    kill: (pid, signal) => {
+      try {
+        process.kill(pid, signal);
+      } catch (error) {
+        if (error.code !== "ESRCH") throw error;
+      }
+    },
+    // Not concurrently's KillOthers: it would also fire when a service ends by the very signal
+    // a Ctrl-C sent it, and SIGTERM the others mid-drain. The close handler below stops the rest
+    // only when a service fails on its own.
+    controllers: [new LogError({ logger }), new LogOutput({ logger })],
   },
 );
 commands = started.commands;
@@ -307,7 +319,13 @@ commands = started.commands;
 // test) can stop one service on its own.
 for (const command of commands) {
   if (command.pid !== undefined) say(`${command.name} started (pid ${command.pid})`);
-  command.close.subscribe(({ exitCode }) => logger.logCommandEvent(`exited with code ${exitCode}`, command));
+  command.close.subscribe((event) => {
+    logger.logCommandEvent(`exited with code ${event.exitCode}`, command);
+    if (!stopping && !clean(event)) {
+      say(`${command.name} exited (code ${event.exitCode}) while the store was running; stopping the others`);
+      onSignal("SIGTERM");
+    }
+  });
 }
 
 // Tell the user where to go once the web front answers its readiness probe.
@@ -331,10 +349,6 @@ if (front !== undefined) {
   })();
 }
 
-// A service that exits 0 stopped cleanly. So did one that was ended by the very signal we
-// forwarded: that happens when the signal arrives before it has installed its handlers (while
-// still starting), and it had nothing in flight to lose.
-const clean = (event) => event.exitCode === 0 || (stopSignal !== undefined && event.exitCode === stopSignal);
 const finish = async (events) => {
   const failed = Array.isArray(events) ? events.filter((event) => !clean(event)) : [];
   for (const event of failed) say(`${event.command.name} failed (exit ${event.exitCode})`);

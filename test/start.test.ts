@@ -216,6 +216,40 @@ describe("npm start (scripts/start.mjs)", () => {
     assert.deepEqual(errors, [], "no error or fatal log lines");
   });
 
+  it("a Ctrl-C in the middle of the start-up (SIGINT to the whole process group) stops every service and exits 0", {
+    timeout: 300_000,
+  }, async (t) => {
+    // Its own process group, so the SIGINT reaches the launcher and every service at once, as a
+    // terminal sends it: some services are still loading (no handlers yet), others are migrating.
+    const launcher = spawnLogged(process.execPath, [START], { cwd: repoRoot, env: await baseEnv(), detached: true });
+    const pids: number[] = [];
+    t.after(async () => {
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+      await launcher.stop();
+    });
+    pids.push(Number((await launcher.waitForLine(/PostgreSQL ready on 127\.0\.0\.1:\d+ \(pid (\d+)/, STARTUP_MS))[1]));
+    // Accounts past its migrations and not yet serving: the window in which a signal was once lost.
+    await launcher.waitForLine(/"name":"accounts".*schema is up to date/, STARTUP_MS);
+    for (const line of launcher.lines) {
+      const m = /--> (\S+) started \(pid (\d+)\)/.exec(line);
+      if (m) pids.push(Number(m[2]));
+    }
+    launcher.killGroup("SIGINT");
+    const exit = await Promise.race([
+      launcher.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(
+          () => reject(new Error(`launcher did not exit; its last lines:\n${launcher.lines.slice(-40).join("\n")}`)),
+          90_000,
+        ).unref(),
+      ),
+    ]);
+    const output = launcher.lines.join("\n");
+    assert.deepEqual(exit, { code: 0, signal: null }, output);
+    assert.doesNotMatch(output, /failed \(exit|Sending SIGTERM to other processes|ESRCH/);
+    for (const pid of pids) assert.ok(!isAlive(pid), `pid ${pid} is not left running`);
+  });
+
   it("on a second start: reuses the data folder and the databases, exits 0 on SIGINT; npm run reset then deletes them", {
     timeout: 300_000,
   }, async (t) => {

@@ -20,6 +20,11 @@ export interface LoggedProcess {
   readonly hasExited: boolean;
   /** Sends `signal` if the process is still running. */
   kill(signal: NodeJS.Signals): void;
+  /**
+   * Sends `signal` to the child's whole process group, as a terminal's Ctrl-C does (every
+   * process of the group at once, the grandchildren too); needs `detached: true`.
+   */
+  killGroup(signal: NodeJS.Signals): void;
   /** For cleanup: SIGKILL if still running, then wait for the exit. */
   stop(): Promise<Exit>;
 }
@@ -28,12 +33,14 @@ export interface LoggedProcess {
 export function spawnLogged(
   command: string,
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv },
+  options: { cwd: string; env: NodeJS.ProcessEnv; detached?: boolean },
 ): LoggedProcess {
   const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
+    // A process group of its own (its PID is the group's id), for killGroup.
+    detached: options.detached ?? false,
   });
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
   const pid = child.pid;
@@ -91,6 +98,14 @@ export function spawnLogged(
     },
     kill(signal) {
       if (exit === undefined) child.kill(signal);
+    },
+    killGroup(signal) {
+      if (options.detached !== true) throw new Error("killGroup needs a child spawned with detached: true");
+      try {
+        process.kill(-pid, signal);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+      }
     },
     async stop() {
       if (exit === undefined) child.kill("SIGKILL");

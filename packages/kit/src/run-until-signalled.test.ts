@@ -58,4 +58,31 @@ describe("runUntilSignalled", () => {
     assert.equal(flushed, false);
     assert.ok(lines.some((line) => line.msg === "Shutdown failed"));
   });
+
+  it("takes a target that is still starting: a signal meanwhile stops it once it has started", async () => {
+    const { logger } = capture();
+    const events: string[] = [];
+    let started: (target: { shutdown(): Promise<void> }) => void = () => {};
+    const starting = new Promise<{ shutdown(): Promise<void> }>((resolve) => {
+      started = resolve;
+    });
+    const done = runUntilSignalled(starting, { logger, signals: ["SIGURG"], exit: false });
+    process.emit("SIGURG", "SIGURG");
+    await new Promise((resolve) => setImmediate(resolve));
+    events.push("started");
+    started({
+      shutdown: async () => {
+        events.push("shutdown");
+      },
+    });
+    assert.equal(await done, 0);
+    assert.deepEqual(events, ["started", "shutdown"], "shut down only after it had started");
+  });
+
+  it("needs a logger when the target is a promise", () => {
+    assert.throws(
+      () => runUntilSignalled(new Promise<never>(() => {}), { signals: ["SIGURG"], exit: false }),
+      /logger/,
+    );
+  });
 });

@@ -27,11 +27,21 @@ export interface RunUntilSignalledOptions {
  * grace period ends. A second signal while shutting down is logged and ignored, so an impatient
  * Ctrl+C does not cut in-flight calls short (SIGKILL still works).
  *
+ * `target` may be the promise of a target that is still starting: pass it before awaiting it, so
+ * the handlers are in place for the whole start-up. A signal while it starts then stops it once
+ * it has started (nothing half-started is left, and no signal is lost). Swapping an early handler
+ * for a later one instead loses a signal that arrives in between: Node drops a pending signal
+ * when the last listener goes, which is how `npm start` once left Accounts running after Ctrl-C.
+ * If the start fails, the caller reports that (the promise's rejection is the caller's).
+ *
  * Resolves with the exit code once the shutdown has finished (useful with `exit: false`).
  */
-export function runUntilSignalled(target: GracefulShutdown, options: RunUntilSignalledOptions = {}): Promise<number> {
-  const logger = options.logger ?? target.logger;
-  if (logger === undefined) throw new Error("runUntilSignalled needs a logger: the target has none");
+export function runUntilSignalled(
+  target: GracefulShutdown | Promise<GracefulShutdown>,
+  options: RunUntilSignalledOptions = {},
+): Promise<number> {
+  const logger = options.logger ?? (target instanceof Promise ? undefined : target.logger);
+  if (logger === undefined) throw new Error("runUntilSignalled needs a logger: options.logger, or the target's");
   const signals = options.signals ?? ["SIGTERM", "SIGINT"];
   const exit = options.exit ?? true;
   return new Promise((resolve) => {
@@ -46,7 +56,8 @@ export function runUntilSignalled(target: GracefulShutdown, options: RunUntilSig
       void (async () => {
         let code = 0;
         try {
-          await target.shutdown();
+          // A target still starting is stopped once it has started.
+          await (target instanceof Promise ? target.then((started) => started.shutdown()) : target.shutdown());
           await options.onShutdown?.();
           logger.info("Shut down gracefully");
         } catch (error) {

@@ -14,8 +14,11 @@ try {
 try {
   const metrics = createMetrics();
   installProcessErrorHandlers(logger, metrics);
-  const gateway = await startGateway({ logger, metrics });
-  void runUntilSignalled(gateway);
+  const starting = startGateway({ logger, metrics });
+  starting.catch(() => {}); // reported below
+  // Installed before the start completes, so a signal while starting stops it once it is up.
+  void runUntilSignalled(starting, { logger });
+  await starting;
 } catch (error) {
   logger.fatal(`Cannot start: ${(error as Error).message}`);
   process.exit(1);

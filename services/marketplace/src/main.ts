@@ -16,9 +16,12 @@ try {
 try {
   const metrics = createMetrics();
   installProcessErrorHandlers(logger, metrics);
-  const marketplace = await startMarketplace({ logger, metrics });
+  const starting = startMarketplace({ logger, metrics });
+  starting.catch(() => {}); // reported below
   // SIGTERM/SIGINT: drain requests (cut after SHUTDOWN_GRACE_SECONDS), close the rest, exit 0.
-  void runUntilSignalled(marketplace);
+  // Installed before the start completes, so a signal while starting stops it once it is up.
+  void runUntilSignalled(starting, { logger });
+  await starting;
 } catch (error) {
   // Configuration and bind errors: one clear line, no stack trace.
   logger.fatal(`Cannot start: ${(error as Error).message}`);

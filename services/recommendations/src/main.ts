@@ -44,10 +44,14 @@ await runCluster({
     // A worker must not bind METRICS_PORT itself: the primary answers for all of them.
     const env = clustered ? { ...process.env, METRICS_PORT: "off" } : process.env;
     try {
-      const service = await startRecommendations({ env, logger, metrics });
+      const starting = startRecommendations({ env, logger, metrics });
+      const server = starting.then((service) => service.server);
+      server.catch(() => {}); // a failed start is reported below
       // runUntilSignalled drains the gRPC server first; stop() then closes the probe and metrics
-      // servers and flushes traces. Not awaited: start must return once the service serves.
-      void runUntilSignalled(service.server, { onShutdown: () => service.stop() });
+      // servers and flushes traces. Installed before the start completes, so a signal while
+      // starting stops the service once it is up. Not awaited: start must return once it serves.
+      void runUntilSignalled(server, { logger, onShutdown: async () => (await starting).stop() });
+      const service = await starting;
       return { port: service.port, registry: metrics.registry };
     } catch (error) {
       fail(logger, error);

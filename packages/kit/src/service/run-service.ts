@@ -28,27 +28,16 @@ export async function runService<DB>(definition: ServiceDefinition<DB>): Promise
   }
   const metrics = createMetrics();
   installProcessErrorHandlers(logger, metrics);
-  // A signal while starting (pg-boss, migrations and the like can take seconds) stops the
-  // service once it is up, instead of killing the process half-started.
-  let early: NodeJS.Signals | undefined;
-  const onEarlySignal = (signal: NodeJS.Signals): void => {
-    early ??= signal;
-    logger.info({ signal }, "Received shutdown signal while starting; stopping once started");
-  };
-  process.on("SIGTERM", onEarlySignal).on("SIGINT", onEarlySignal);
+  // The signal handlers go in before the start (pg-boss, migrations and the like can take
+  // seconds): a signal while starting stops the service once it is up, instead of killing the
+  // process half-started. The server drains first; stop() then closes the rest.
+  const starting = startService(definition, { logger, metrics });
+  const server = starting.then((service) => service.server);
+  server.catch(() => {}); // a failed start is reported below, once
+  void runUntilSignalled(server, { logger, onShutdown: async () => (await starting).stop() });
   try {
-    const service = await startService(definition, { logger, metrics });
-    process.off("SIGTERM", onEarlySignal).off("SIGINT", onEarlySignal);
-    if (early !== undefined) {
-      await service.stop();
-      logger.info("Shut down gracefully");
-      logger.flush?.();
-      process.exit(0);
-    }
-    // The server drains first; stop() then closes the rest (and waits for that same drain).
-    await runUntilSignalled(service.server, { logger, onShutdown: () => service.stop() });
+    await starting;
   } catch (error) {
-    process.off("SIGTERM", onEarlySignal).off("SIGINT", onEarlySignal);
     logger.fatal(
       { cause: (error as Error).cause === undefined ? undefined : String((error as Error).cause) },
       `Cannot start: ${(error as Error).message}`,
