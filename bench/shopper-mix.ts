@@ -720,7 +720,11 @@ async function main(): Promise<void> {
     process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : formatReport(report, note));
     process.exitCode = report.correctness.failures === 0 ? 0 : 1;
   } finally {
+    const stopping = performance.now();
     await store?.stop();
+    if (store !== undefined) {
+      process.stderr.write(`shopper-mix: stopped the store in ${Math.round(performance.now() - stopping)} ms\n`);
+    }
   }
 }
 

@@ -6,12 +6,13 @@
  * runs on the default ports. Stopped with SIGINT as a person would (the launcher drains every
  * service, then stops PostgreSQL), SIGKILL after a bound; the data folder is deleted after.
  */
+import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { SERVICES, variablePrefix } from "../../scripts/services.mjs";
-import { freePort, type Proc, repoRoot, start } from "./procs.js";
+import { freePort, repoRoot } from "./procs.js";
 
 /** A store started by {@link startStore}. */
 export interface StartedStore {
@@ -19,20 +20,32 @@ export interface StartedStore {
   readonly url: string;
   /** The launcher's pid (it started every service and PostgreSQL). */
   readonly pid: number;
-  /** From spawning the launcher until the homepage lists books, ms. */
+  /** From spawning the launcher until the shop served its first pages, ms. */
   readonly startMs: number;
   stop(): Promise<void>;
 }
 
-/** Answers when the homepage is served with its featured books, i.e. the Catalog has seeded. */
-async function homepageReady(url: string): Promise<boolean> {
-  const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(2000) });
-  return response.status === 200 && (await response.text()).includes('href="/books/');
+/**
+ * Answers when the shop serves what a shopper first asks for: the homepage with its featured
+ * books (the Catalog has seeded), one of their pages and a search for a word of its title, all
+ * 200 (right after the first start the services are still consuming the seed's events, and a
+ * page can miss its deadline).
+ */
+async function shopReady(url: string): Promise<boolean> {
+  const get = async (path: string): Promise<string | undefined> => {
+    const response = await fetch(new URL(path, url), { signal: AbortSignal.timeout(3000) });
+    const body = await response.text();
+    return response.status === 200 ? body : undefined;
+  };
+  const home = await get("/");
+  const book = /<a href="(\/books\/[^"]+)">([A-Za-z]+)/.exec(home ?? "");
+  if (book?.[1] === undefined || book[2] === undefined) return false;
+  return (await get(book[1])) !== undefined && (await get(`/search?q=${encodeURIComponent(book[2])}`)) !== undefined;
 }
 
 /**
  * Starts scripts/start.mjs with `env` added (e.g. `RATE_LIMIT_MAX`) and waits, up to
- * `timeoutMs`, until the Marketplace's homepage lists books.
+ * `timeoutMs`, until the shop serves its first pages (see {@link shopReady}).
  */
 export async function startStore(env: Readonly<Record<string, string>>, timeoutMs = 180_000): Promise<StartedStore> {
   const dataDir = mkdtempSync(join(tmpdir(), "obfy-shoppers-"));
@@ -42,8 +55,10 @@ export async function startStore(env: Readonly<Record<string, string>>, timeoutM
   for (const service of SERVICES) ports[`${variablePrefix(service.name)}_PORT`] = String(await freePort());
   const url = `http://127.0.0.1:${ports.MARKETPLACE_PORT}`;
   const began = performance.now();
-  const launcher: Proc = start([process.execPath, join(repoRoot, "scripts", "start.mjs")], {
+  const launcher = spawn(process.execPath, [join(repoRoot, "scripts", "start.mjs")], {
+    cwd: repoRoot,
     env: {
+      ...process.env,
       ...ports,
       DATA_DIR: join(dataDir, "data"),
       EMBEDDED_POSTGRES_PORT: String(await freePort()),
@@ -54,22 +69,32 @@ export async function startStore(env: Readonly<Record<string, string>>, timeoutM
       DATABASE_URL: "",
       ...env,
     },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  // The last lines the services printed, to say why the store did not start.
+  let tail = "";
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString()).slice(-6000);
+  };
+  launcher.stdout.on("data", keep);
+  launcher.stderr.on("data", keep);
+  const exited = new Promise<void>((resolve) => launcher.once("exit", () => resolve()));
   const stop = async (): Promise<void> => {
-    if (launcher.child.exitCode === null && launcher.child.signalCode === null) {
-      launcher.child.kill("SIGINT");
-      const exited = new Promise((resolve) => launcher.child.once("exit", resolve));
-      if ((await Promise.race([exited, delay(60_000, "timeout")])) === "timeout") await launcher.stop(1000);
+    if (launcher.exitCode === null && launcher.signalCode === null) {
+      launcher.kill("SIGINT");
+      const timer = setTimeout(() => launcher.kill("SIGKILL"), 60_000);
+      await exited;
+      clearTimeout(timer);
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (launcher.child.exitCode !== null) {
-        throw new Error(`the store exited (${launcher.child.exitCode}): ${launcher.output().slice(-1500)}`);
+      if (launcher.exitCode !== null) {
+        throw new Error(`the store exited (${launcher.exitCode}):\n${tail.slice(-3000)}`);
       }
-      if (await homepageReady(url).catch(() => false)) break;
+      if (await shopReady(url).catch(() => false)) break;
       if (performance.now() > deadline) throw new Error(`the store did not serve its homepage within ${timeoutMs} ms`);
       await delay(250);
     }
@@ -77,5 +102,5 @@ export async function startStore(env: Readonly<Record<string, string>>, timeoutM
     await stop();
     throw error;
   }
-  return { url, pid: launcher.pid, startMs: performance.now() - began, stop };
+  return { url, pid: launcher.pid ?? -1, startMs: performance.now() - began, stop };
 }
