@@ -121,6 +121,22 @@ function poolConfig(config: DatabaseConfig): pg.PoolConfig {
 }
 
 /**
+ * Gives every connection of `pool` an "error" listener for its whole life. pg-pool listens for
+ * errors only on idle connections: it removes its listener while a connection is lent out, and
+ * a pg client that emits "error" with no listener throws it as an uncaught exception. So a
+ * connection the server ends while a caller holds it between statements (a transaction waiting
+ * on a broker's confirm, a handler between two queries) took the whole process down: every
+ * busy service died when PostgreSQL restarted (FATAL 57P01, "terminating connection due to
+ * administrator command"). With the listener the error only fails that connection's queries,
+ * which marks it not queryable, and the pool drops it when it is released.
+ */
+function listenOnLentConnections(pool: pg.Pool, onError: (error: Error) => void): void {
+  pool.on("connect", (client) => {
+    client.on("error", onError);
+  });
+}
+
+/**
  * Creates a service's database: a pg pool of `DATABASE_POOL_MAX` connections, each with the
  * statement timeout set on the server and a client-side read timeout a little longer (so a
  * connection lost without a word cannot hang a call), a Kysely query builder on it, and:
@@ -160,6 +176,10 @@ export function createDatabase<Schema>(options: CreateDatabaseOptions): Database
   // then emits "error": without a listener that would crash the process.
   pool.on("error", (error) => {
     logger.debug({ database: name, err: error }, "A pooled database connection closed");
+    if (isDatabaseConnectionError(error)) monitor.suspect();
+  });
+  listenOnLentConnections(pool, (error) => {
+    logger.debug({ database: name, err: error }, "A database connection in use closed");
     if (isDatabaseConnectionError(error)) monitor.suspect();
   });
 
@@ -240,8 +260,14 @@ export function createDatabase<Schema>(options: CreateDatabaseOptions): Database
     check: () => monitor.check(),
     async migrate() {
       // A connection of its own, without the statement timeout: an index build may take minutes.
+      const migrationPool = () => {
+        const own = new pg.Pool({ ...poolConfig(config), max: 1 });
+        own.on("error", () => {});
+        listenOnLentConnections(own, () => {});
+        return own;
+      };
       const migrationDb = new Kysely<unknown>({
-        dialect: new PostgresDialect({ pool: new pg.Pool({ ...poolConfig(config), max: 1 }) }),
+        dialect: new PostgresDialect({ pool: migrationPool() }),
       });
       try {
         const report = await migrate(migrationDb, options.migrations ?? [], { logger, database: name });
