@@ -14,13 +14,15 @@
 //
 //   node_modules/.bin/node --conditions=source --import tsx services/orders/scripts/checkout-faults.ts \
 //     [--per-fault 5] [--concurrency 4] [--processes 2] [--max-orders 600] [--bound-s 900] \
-//     [--faults catalog,inventory,payments,orders,notifications,rabbitmq,postgres] [--json]
+//     [--faults catalog,inventory,payments,orders,notifications,rabbitmq,postgres] [--logs DIR] [--json]
+//
+// --logs writes every service process's output there (one file per process, the killed ones too).
 //
 // Needs root and rabbitmq-server installed (the private broker runs as the rabbitmq user), as CI
 // has. Exit status 0 when every invariant holds and every fault recovered, 1 otherwise.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -33,7 +35,12 @@ import pg from "pg";
 import { startPrivateRabbitMQ } from "../../../packages/kit/src/events/fixtures/private-rabbitmq.js";
 import { checkStoreUntilSettled, type StoreReport } from "../../../scripts/check-store.js";
 import { type EmbeddedPostgres, freePort, startEmbeddedPostgres } from "../../../scripts/embedded-postgres.mjs";
-import { CHECKOUT_SERVICES, type CheckoutService, startCheckoutSystem } from "./checkout-system.js";
+import {
+  CHECKOUT_SERVICES,
+  type CheckoutService,
+  type ServiceProcess,
+  startCheckoutSystem,
+} from "./checkout-system.js";
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -59,6 +66,10 @@ export interface CheckoutFaultsOptions {
   readonly recoveryTimeoutMs?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
+  /** A folder to write every service process's output to, one file per process. */
+  readonly logsDir?: string;
+  /** Aborting it ends the run early: the load stops, everything started is stopped and removed. */
+  readonly signal?: AbortSignal;
 }
 
 /** One fault applied. */
@@ -186,6 +197,11 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
   const faults = options.faults ?? FAULTS;
   const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 180_000;
   const began = Date.now();
+  /** A pause in the run's waits, which an abort ends. */
+  const tick = async (ms: number) => {
+    await sleep(ms);
+    options.signal?.throwIfAborted();
+  };
   const log = options.log ?? (() => {});
   const say = (line: string) => log(`${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s  ${line}`);
   const failures: string[] = [];
@@ -194,7 +210,10 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
   const [rabbit, postgres] = await Promise.all([startPrivateRabbitMQ(), startPrivatePostgres()]);
   const cleanup: (() => Promise<void>)[] = [() => rabbit.destroy(), () => postgres.destroy()];
   const clients: LoadClient[] = [];
+  /** Every service process, the killed ones too, for the logs. */
+  const serviceProcesses: ServiceProcess[] = [];
   try {
+    options.signal?.throwIfAborted();
     say("starting catalog, inventory, payments, orders, notifications");
     const system = await startCheckoutSystem({
       transport: "amqp",
@@ -203,7 +222,29 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
       // The private server is this run's alone: the pools may be as large as usual.
       env: { DATABASE_POOL_MAX: "6" },
     });
+    const restarting = new Set<CheckoutService>();
+    const watchExit = (p: ServiceProcess) => {
+      serviceProcesses.push(p);
+      void p.exited.then((exit) => {
+        if (restarting.has(p.name) || stopping) return;
+        const line = `${p.name} exited by itself (${exit.signal ?? `code ${exit.code}`}): ${p.lines.slice(-8).join(" | ")}`;
+        failures.push(line);
+        say(line);
+      });
+    };
+    let stopping = false;
+    for (const name of CHECKOUT_SERVICES) watchExit(system.processes[name]);
     cleanup.unshift(async () => {
+      stopping = true;
+      if (options.logsDir !== undefined) {
+        mkdirSync(options.logsDir, { recursive: true });
+        const seen = new Map<string, number>();
+        for (const p of serviceProcesses) {
+          const n = (seen.get(p.name) ?? 0) + 1;
+          seen.set(p.name, n);
+          writeFileSync(join(options.logsDir, `${p.name}-${n}.log`), `${p.lines.join("\n")}\n`);
+        }
+      }
       const exits = await system.stop();
       const unclean = exits.filter((e) => e.code !== 0);
       if (unclean.length > 0) say(`unclean exits at the end: ${JSON.stringify(unclean)}`);
@@ -217,7 +258,7 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
         const { stock } = await inventory.getStock({ bookId });
         if (stock?.updateTime !== undefined) break;
         if (i > 240) throw new Error("the Inventory never created book 1's stock row");
-        await sleep(250);
+        await tick(250);
       }
       await inventory.adjustStock(
         { bookId, delta: maxOrders + 10, reason: "checkout-faults", idempotencyKey: "checkout-faults-stock" },
@@ -298,7 +339,7 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
               .join(" | ")}`,
           );
         }
-        await sleep(200);
+        await tick(200);
       }
     };
     /** When a receipt for one of `orderIds` was sent, by order id; nothing while PostgreSQL is away. */
@@ -331,7 +372,7 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
           .filter((c) => sent.has(c.orderId as string))
           .map((c) => Math.max(c.finalAt ?? 0, sent.get(c.orderId as string) ?? 0) - since);
         if (times.length > 0) return Math.min(...times);
-        await sleep(250);
+        await tick(250);
       }
       return null;
     };
@@ -351,7 +392,9 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
         } else if (fault === "postgres") {
           await postgres.restart();
         } else {
-          const restart = await system.restart(fault as CheckoutService, "SIGKILL");
+          restarting.add(fault);
+          const restart = await system.restart(fault, "SIGKILL").finally(() => restarting.delete(fault));
+          watchExit(system.processes[fault]);
           action = "SIGKILL, restarted";
           exit = restart.exit.signal ?? `code ${restart.exit.code}`;
           if (restart.exit.signal !== "SIGKILL") failures.push(`${fault} did not die of SIGKILL: ${exit}`);
@@ -385,11 +428,15 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
       failures.push((error as Error).message);
     }
 
+    options.signal?.throwIfAborted();
+    // After a failure, in-flight checkouts may never settle: wait less for them.
+    const settleMs = failures.length === 0 ? giveUpMs + 30_000 : 30_000;
     say(`stopping the load (${all().length} begun, ${inFlight()} in flight)`);
     for (const c of clients) c.child.stdin?.end("stop\n");
     const exits = await Promise.all(
-      clients.map((c) => Promise.race([c.exited, sleep(giveUpMs + 30_000).then(() => "timeout" as const)])),
+      clients.map((c) => Promise.race([c.exited, sleep(settleMs).then(() => "timeout" as const)])),
     );
+    options.signal?.throwIfAborted();
     for (const [i, code] of exits.entries()) {
       if (code !== 0) failures.push(`load client ${i} ended ${code}: ${clients[i]?.stderr.slice(-5).join(" | ")}`);
     }
@@ -417,7 +464,7 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
         inventory: system.databaseUrls.inventory,
         notifications: system.databaseUrls.notifications,
       },
-      { waitSeconds: 120, placed: placedIds },
+      { waitSeconds: failures.length === 0 ? 120 : 30, placed: placedIds },
     );
     for (const c of check.checks) if (!c.ok) failures.push(`${c.name}: ${c.detail}`);
     const db = new pg.Client({ connectionString: system.databaseUrls.orders });
@@ -502,6 +549,7 @@ async function main(): Promise<void> {
       "max-orders": { type: "string", default: "600" },
       "bound-s": { type: "string", default: "900" },
       faults: { type: "string", default: FAULTS.join(",") },
+      logs: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -522,15 +570,30 @@ async function main(): Promise<void> {
     process.stderr.write(`checkout-faults: unknown fault ${unknown.join(", ")}; the faults are ${FAULTS.join(", ")}\n`);
     process.exit(2);
   }
-  const report = await runCheckoutFaults({
-    perFault: Number(values["per-fault"]),
-    concurrency: Number(values.concurrency),
-    processes: Number(values.processes),
-    maxOrders: Number(values["max-orders"]),
-    boundMs: Number(values["bound-s"]) * 1000,
-    faults: faults as FaultName[],
-    log: (line) => process.stderr.write(`checkout-faults: ${line}\n`),
-  });
+  const abort = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`checkout-faults: ${signal}: stopping everything this run started\n`);
+      abort.abort(new Error(`stopped by ${signal}`));
+    });
+  }
+  let report: CheckoutFaultsReport;
+  try {
+    report = await runCheckoutFaults({
+      signal: abort.signal,
+      logsDir: values.logs,
+      perFault: Number(values["per-fault"]),
+      concurrency: Number(values.concurrency),
+      processes: Number(values.processes),
+      maxOrders: Number(values["max-orders"]),
+      boundMs: Number(values["bound-s"]) * 1000,
+      faults: faults as FaultName[],
+      log: (line) => process.stderr.write(`checkout-faults: ${line}\n`),
+    });
+  } catch (error) {
+    process.stderr.write(`checkout-faults: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
   process.stdout.write(
     values.json ? `${JSON.stringify({ date: new Date().toISOString(), ...report })}\n` : formatReport(report),
   );
