@@ -47,11 +47,12 @@ if (files.length === 0) {
 
 // Test files start real servers and child processes; two at a time keeps a 2-core machine busy
 // without starving the processes under test. The whole-system tests (the multi-host labs, every
-// service under `npm start`, the checkout proof across five services) run several services and
-// a load each, with time budgets, so they run afterwards, one at a time, on an otherwise idle
-// machine.
+// service under `npm start`, the checkout proofs across five services: no overselling, and the
+// faults) run several services and a load each, with time budgets, so they run afterwards, one
+// at a time, on an otherwise idle machine.
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const isolated = (file) => /(^|[/\\])(multi-host[^/\\]*|start|checkout-oversell)\.test\.ts$/.test(file);
+const isolated = (file) =>
+  /(^|[/\\])(multi-host[^/\\]*|start|checkout-oversell|checkout-faults)\.test\.ts$/.test(file);
 const phases = [
   { files: files.filter((f) => !isolated(f)), concurrency },
   { files: files.filter(isolated), concurrency: "1" },
