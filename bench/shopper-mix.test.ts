@@ -2,7 +2,7 @@
 // through npm start's launcher (every service from its production bundle, fresh data, free
 // ports), sends 10 shopper sessions (every visit of the mix, one of them buying) and prints its
 // report as JSON. It asserts the checks, never a speed: zero failures, every page kind asked for,
-// and the order settled. The store's start (15–20 s here) is most of its time.
+// and the order settled. The store's start (15–45 s here, with the machine's load) is most of its time.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -36,7 +36,7 @@ function shopperMix(args: readonly string[]): Promise<{ code: number | null; std
     child.stderr.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
-    // The store starts in 15–20 s here; the order's own bound is 60 s; stopping takes a few.
+    // The store starts in 15–45 s here; the order's own bound is 60 s; stopping takes a few.
     const timer = setTimeout(() => child.kill("SIGINT"), 170_000);
     child.once("exit", (code) => {
       clearTimeout(timer);
@@ -60,7 +60,7 @@ describe("npm run bench:shoppers", () => {
       "--sessions",
       "10",
       "--rate",
-      "2",
+      "4",
       "--arrivals",
       "even",
       "--think-ms",
@@ -69,7 +69,9 @@ describe("npm run bench:shoppers", () => {
     ]);
     const line = stdout.trim().split("\n").at(-1) ?? "";
     assert.ok(line.startsWith("{"), `a JSON report on stdout (exit ${code}):\n${stdout}\n${stderr}`);
-    const report = JSON.parse(line) as ShopperMixReport;
+    const { runs } = JSON.parse(line) as { runs: ShopperMixReport[] };
+    assert.equal(runs.length, 1);
+    const report = runs[0] as ShopperMixReport;
     assert.deepEqual(report.correctness.samples, [], "no failure described");
     assert.equal(report.correctness.failures, 0);
     assert.equal(code, 0, "exits 0 when every check passed");

@@ -16,7 +16,7 @@
  * page it has not seen. Every answer is checked (status, location, the titles, cart lines, order
  * status, the cancel reason) and a failure is counted against its page.
  *
- *   npm run bench:shoppers -- [--url http://127.0.0.1:5000] [--rate 4] [--sessions 200]
+ *   npm run bench:shoppers -- [--url http://127.0.0.1:5000] [--rate 4[,8,…]] [--sessions 200]
  *     [--seconds 60] [--think-ms 200] [--mix browse=4,search=3,cart=2,buy=1]
  *     [--arrivals poisson|even] [--seed 1] [--order-timeout-s 60] [--max-in-flight 200]
  *     [--settle-s 0] [--json]
@@ -24,7 +24,8 @@
  * Without `--url` it starts the whole store as `npm start` does (bench/lib/store.ts, fresh data,
  * free ports, `RATE_LIMIT_MAX` raised: the default 100 a minute per client would answer 429 to a
  * load from one address) and stops it after; `--settle-s` waits that long before the first
- * session. Exits 1 when any check failed.
+ * session, and the store's CPU is reported beside each run. Several rates run one after another
+ * on the same store. `--json` prints `{"runs":[report…]}`. Exits 1 when any check failed.
  */
 import { randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
@@ -727,27 +728,39 @@ async function main(): Promise<void> {
     await delay(settleS * 1000);
   }
   try {
-    const report = await runShopperMix({
-      url: values.url ?? store?.url ?? "",
-      rate: number("rate", values.rate),
-      sessions: number("sessions", values.sessions),
-      seconds: number("seconds", values.seconds),
-      thinkMs: number("think-ms", values["think-ms"]),
-      mix: parseMix(values.mix),
-      arrivals: values.arrivals,
-      seed: number("seed", values.seed),
-      orderTimeoutMs: number("order-timeout-s", values["order-timeout-s"]) * 1000,
-      maxInFlight: number("max-in-flight", values["max-in-flight"]),
-    });
-    const note =
-      store === undefined
-        ? ""
-        : ` (the whole store started by npm start's launcher, ${Math.round(store.startMs)} ms to serve, then ${settleS} s to settle)`;
-    const startedStore = store === undefined ? {} : { startedStore: { startMs: store.startMs, settleS } };
-    process.stdout.write(
-      values.json ? `${JSON.stringify({ ...report, ...startedStore })}\n` : formatReport(report, note),
-    );
-    process.exitCode = report.correctness.failures === 0 ? 0 : 1;
+    const runs: (ShopperMixReport & { storeCpu?: number })[] = [];
+    for (const rate of values.rate.split(",")) {
+      const cpuBefore = store?.cpuSeconds() ?? 0;
+      const began = performance.now();
+      const report = await runShopperMix({
+        url: values.url ?? store?.url ?? "",
+        rate: number("rate", rate),
+        sessions: number("sessions", values.sessions),
+        seconds: number("seconds", values.seconds),
+        thinkMs: number("think-ms", values["think-ms"]),
+        mix: parseMix(values.mix),
+        arrivals: values.arrivals,
+        seed: number("seed", values.seed),
+        orderTimeoutMs: number("order-timeout-s", values["order-timeout-s"]) * 1000,
+        maxInFlight: number("max-in-flight", values["max-in-flight"]),
+      });
+      const storeCpu =
+        store === undefined ? undefined : ((store.cpuSeconds() - cpuBefore) * 1000) / (performance.now() - began);
+      runs.push({ ...report, ...(storeCpu === undefined ? {} : { storeCpu }) });
+      if (!values.json) {
+        const note =
+          store === undefined
+            ? ""
+            : `; the whole store by npm start's launcher (${Math.round(store.startMs)} ms to serve, ${settleS} s to settle), ` +
+              `its processes using ${storeCpu?.toFixed(2)} of the ${report.generator.cores} cores`;
+        process.stdout.write(`${formatReport(report, note)}\n`);
+      }
+    }
+    if (values.json) {
+      const startedStore = store === undefined ? {} : { startedStore: { startMs: store.startMs, settleS } };
+      process.stdout.write(`${JSON.stringify({ runs, ...startedStore })}\n`);
+    }
+    process.exitCode = runs.every((run) => run.correctness.failures === 0) ? 0 : 1;
   } finally {
     const stopping = performance.now();
     await store?.stop();

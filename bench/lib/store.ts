@@ -7,12 +7,12 @@
  * service, then stops PostgreSQL), SIGKILL after a bound; the data folder is deleted after.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { SERVICES, variablePrefix } from "../../scripts/services.mjs";
-import { freePort, repoRoot } from "./procs.js";
+import { cpuSeconds, freePort, repoRoot } from "./procs.js";
 
 /** A store started by {@link startStore}. */
 export interface StartedStore {
@@ -22,7 +22,36 @@ export interface StartedStore {
   readonly pid: number;
   /** From spawning the launcher until the shop served its first pages, ms. */
   readonly startMs: number;
+  /** CPU seconds used so far by the launcher and everything under it (services, PostgreSQL). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** `root` and every process under it, from /proc (Linux; just `root` elsewhere). */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [root];
+  }
+  for (const name of entries) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const tree: number[] = [];
+  for (const queue = [root]; queue.length > 0; ) {
+    const pid = queue.pop() as number;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
 }
 
 /**
@@ -71,11 +100,21 @@ export async function startStore(env: Readonly<Record<string, string>>, timeoutM
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  // The last lines the services printed, to say why the store did not start.
-  let tail = "";
+  // The last lines of each service (the launcher prefixes them with `[name]`) and of the
+  // launcher itself, to say why the store did not start.
+  const lastLines = new Map<string, string[]>();
+  let partial = "";
   const keep = (chunk: Buffer): void => {
-    tail = (tail + chunk.toString()).slice(-6000);
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      const source = /^\[([\w-]+)\]/.exec(line)?.[1] ?? "launcher";
+      const kept = lastLines.get(source) ?? [];
+      kept.push(line.slice(0, 600));
+      lastLines.set(source, kept.slice(-6));
+    }
   };
+  const tail = (): string => [...lastLines.values()].flat().join("\n");
   launcher.stdout.on("data", keep);
   launcher.stderr.on("data", keep);
   const exited = new Promise<void>((resolve) => launcher.once("exit", () => resolve()));
@@ -92,7 +131,7 @@ export async function startStore(env: Readonly<Record<string, string>>, timeoutM
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       if (launcher.exitCode !== null) {
-        throw new Error(`the store exited (${launcher.exitCode}):\n${tail.slice(-3000)}`);
+        throw new Error(`the store exited (${launcher.exitCode}); the last lines of each process:\n${tail()}`);
       }
       if (await shopReady(url).catch(() => false)) break;
       if (performance.now() > deadline) throw new Error(`the store did not serve its homepage within ${timeoutMs} ms`);
@@ -102,5 +141,12 @@ export async function startStore(env: Readonly<Record<string, string>>, timeoutM
     await stop();
     throw error;
   }
-  return { url, pid: launcher.pid ?? -1, startMs: performance.now() - began, stop };
+  const pid = launcher.pid ?? -1;
+  return {
+    url,
+    pid,
+    startMs: performance.now() - began,
+    cpuSeconds: () => processTree(pid).reduce((sum, each) => sum + cpuSeconds(each), 0),
+    stop,
+  };
 }
