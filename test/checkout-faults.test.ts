@@ -3,9 +3,11 @@
 // Payments, Orders and Notifications processes run on a RabbitMQ node and a PostgreSQL server of
 // the command's own; under a closed-loop load it SIGKILLs and restarts each service in turn, then
 // restarts RabbitMQ, then PostgreSQL, with a few confirmed checkouts before each fault and after
-// the last. Afterwards the store checker proves, from each service's own database: no order lost
-// (every answered PlaceOrder stored, every checkout answered), no payment captured twice, no
-// order stuck outside a final state, every confirmed order captured once with exactly one receipt.
+// the last; every fifth checkout pays with the declined test card, so cancellations and their
+// compensations run under the faults too. Afterwards the store checker proves, from each
+// service's own database: no order lost (every answered PlaceOrder stored, every checkout
+// answered), no payment captured twice, no order stuck outside a final state, every confirmed
+// order captured once with exactly one receipt.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { it } from "node:test";
@@ -54,6 +56,8 @@ it("SIGKILL each service, restart RabbitMQ, restart PostgreSQL, under load: noth
     "150",
     "--bound-s",
     "150",
+    "--decline-every",
+    "5",
     "--json",
   ]);
   const line = run.stdout.split("\n").find((l) => l.startsWith("{"));
@@ -90,8 +94,11 @@ it("SIGKILL each service, restart RabbitMQ, restart PostgreSQL, under load: noth
   assert.equal(report.ordersStored, report.placed);
   assert.ok(report.placed >= 2 * (report.faults.length + 1), `${report.placed} orders`);
   // Every order final (none stuck): confirmed or cancelled, each confirmed order captured once
-  // (no payment twice) with exactly one receipt.
+  // (no payment twice) with exactly one receipt. Every fifth checkout paid with the declined
+  // card: each of those, and only those, ended cancelled as declined (the command checks each).
   const cancelled = Object.values(report.cancelled).reduce((a, b) => a + b, 0);
+  assert.ok(report.declineCards > 0);
+  assert.equal(report.cancelled.CANCEL_CODE_PAYMENT_DECLINED, report.declineCards);
   assert.equal(report.confirmed + cancelled, report.placed, JSON.stringify(report.check.counts));
   assert.equal(report.captures, report.confirmed);
   assert.equal(report.receipts, report.confirmed);

@@ -13,9 +13,11 @@
 // one receipt. Bounded: at most --max-orders checkouts and --bound-s seconds of load.
 //
 //   node_modules/.bin/node --conditions=source --import tsx services/orders/scripts/checkout-faults.ts \
-//     [--per-fault 5] [--concurrency 4] [--processes 2] [--max-orders 600] [--bound-s 900] \
+//     [--per-fault 5] [--concurrency 4] [--processes 2] [--max-orders 600] [--bound-s 900] [--decline-every 10] \
 //     [--faults catalog,inventory,payments,orders,notifications,rabbitmq,postgres] [--logs DIR] [--json]
 //
+// --decline-every N: every Nth checkout of a shopper process pays with the declined test card, so
+// cancellations and their compensations (the stock released) run under the faults too; 0 for none.
 // --logs writes every service process's output there (one file per process, the killed ones too).
 //
 // Needs root and rabbitmq-server installed (the private broker runs as the rabbitmq user), as CI
@@ -64,6 +66,8 @@ export interface CheckoutFaultsOptions {
   readonly faults?: readonly FaultName[];
   /** How long one fault may take to recover (default 180 s). */
   readonly recoveryTimeoutMs?: number;
+  /** Every Nth checkout of a shopper process pays with the declined test card; 0 for none (default 10). */
+  readonly declineEvery?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
   /** A folder to write every service process's output to, one file per process. */
@@ -114,6 +118,8 @@ export interface CheckoutFaultsReport {
   readonly receipts: number;
   /** Checkouts the client gave up on (none may be). */
   readonly givenUp: number;
+  /** Checkouts paid with the declined test card (each must end cancelled, declined). */
+  readonly declineCards: number;
   readonly faults: readonly FaultReport[];
   readonly check: StoreReport;
   /** PlaceOrder sent → final status seen, confirmed orders, ms. */
@@ -128,6 +134,7 @@ export interface CheckoutFaultsReport {
 
 interface Checkout {
   startedAt: number;
+  declineCard: boolean;
   orderId?: string;
   attempts?: number;
   status?: string;
@@ -196,6 +203,7 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
   const boundMs = options.boundMs ?? 900_000;
   const faults = options.faults ?? FAULTS;
   const recoveryTimeoutMs = options.recoveryTimeoutMs ?? 180_000;
+  const declineEvery = Math.max(0, options.declineEvery ?? 10);
   const began = Date.now();
   /** A pause in the run's waits, which an abort ends. */
   const tick = async (ms: number) => {
@@ -293,6 +301,8 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
             maxCheckouts: Math.ceil(maxOrders / processes),
             stopAt,
             giveUpMs,
+            declineEvery,
+            declineCard: "4000000000000002",
           }),
         ],
         { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
@@ -306,7 +316,9 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
         } catch {
           return;
         }
-        if (event.e === "start") checkouts.set(event.key, { startedAt: event.at });
+        if (event.e === "start") {
+          checkouts.set(event.key, { startedAt: event.at, declineCard: event.card === "decline" });
+        }
         const c = checkouts.get(event.key);
         if (c === undefined) return;
         if (event.e === "placed") {
@@ -451,6 +463,18 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
     const placedIds = outcomes.flatMap((c) => (c.orderId === undefined ? [] : [c.orderId]));
     const givenUp = outcomes.filter((c) => c.error !== undefined);
     if (givenUp.length > 0) failures.push(`checkouts given up: ${givenUp.length} (first: ${givenUp[0]?.error})`);
+    const wrong = outcomes.filter(
+      (c) =>
+        c.status !== undefined &&
+        (c.declineCard
+          ? c.status !== "ORDER_STATUS_CANCELLED" || c.cancelCode !== "CANCEL_CODE_PAYMENT_DECLINED"
+          : c.cancelCode === "CANCEL_CODE_PAYMENT_DECLINED"),
+    );
+    if (wrong.length > 0) {
+      failures.push(
+        `checkouts whose end does not match their card: ${wrong.length} (first: ${wrong[0]?.orderId} ${wrong[0]?.status} ${wrong[0]?.cancelCode})`,
+      );
+    }
     const notFinal = outcomes.filter(
       (c) => c.orderId !== undefined && c.finalAt === undefined && c.error === undefined,
     );
@@ -496,6 +520,7 @@ export async function runCheckoutFaults(options: CheckoutFaultsOptions = {}): Pr
       captures: check.counts["payments captured"] ?? 0,
       receipts: check.counts.receipts ?? 0,
       givenUp: givenUp.length,
+      declineCards: outcomes.filter((c) => c.declineCard).length,
       faults: reports,
       check,
       confirmP50Ms: Math.round(percentile(latency, 50)),
@@ -532,7 +557,7 @@ export function formatReport(r: CheckoutFaultsReport): string {
     ),
     "",
     ...r.check.checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.detail}`),
-    `${r.started} checkouts begun, ${r.givenUp} given up, ${r.ordersStored} orders stored; ` +
+    `${r.started} checkouts begun (${r.declineCards} with the declined card), ${r.givenUp} given up, ${r.ordersStored} orders stored; ` +
       `place→final p50 ${r.confirmP50Ms} ms, p99 ${r.confirmP99Ms} ms (confirmed); ` +
       `${r.concurrency} in flight from ${r.processes} processes; wall ${r.wallS} s, load average ${r.loadavg1m}`,
     ...(r.failures.length === 0 ? ["all invariants hold"] : r.failures.map((f) => `FAILED: ${f}`)),
@@ -548,6 +573,7 @@ async function main(): Promise<void> {
       processes: { type: "string", default: "2" },
       "max-orders": { type: "string", default: "600" },
       "bound-s": { type: "string", default: "900" },
+      "decline-every": { type: "string", default: "10" },
       faults: { type: "string", default: FAULTS.join(",") },
       logs: { type: "string" },
       json: { type: "boolean", default: false },
@@ -560,6 +586,13 @@ async function main(): Promise<void> {
       process.stderr.write(`checkout-faults: --${name} takes a positive whole number, not ${values[name]}\n`);
       process.exit(2);
     }
+  }
+  const declineEvery = Number(values["decline-every"]);
+  if (!Number.isInteger(declineEvery) || declineEvery < 0) {
+    process.stderr.write(
+      `checkout-faults: --decline-every takes a whole number (0 for none), not ${values["decline-every"]}\n`,
+    );
+    process.exit(2);
   }
   const faults = values.faults
     .split(",")
@@ -587,6 +620,7 @@ async function main(): Promise<void> {
       processes: Number(values.processes),
       maxOrders: Number(values["max-orders"]),
       boundMs: Number(values["bound-s"]) * 1000,
+      declineEvery,
       faults: faults as FaultName[],
       log: (line) => process.stderr.write(`checkout-faults: ${line}\n`),
     });

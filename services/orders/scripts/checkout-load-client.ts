@@ -8,17 +8,19 @@
 //   so every checkout ends with an order id the client holds ("acknowledged");
 // - WatchOrder until CONFIRMED or CANCELLED, watching again (after 250 ms) whenever the stream
 //   breaks or ends early.
-// It gives up on a checkout only after `giveUpMs` (then it prints an "error" line).
+// It gives up on a checkout only after `giveUpMs` (then it prints an "error" line). With
+// `declineEvery` N > 0, every Nth checkout of this process pays with the declined test card
+// (`declineCard`), so the compensations run under the faults too.
 //
 // Every step is one JSON line on stdout, with the wall clock (epoch ms) it happened at:
-//   {"e":"start","key","at"}  {"e":"placed","key","orderId","attempts","at"}
+//   {"e":"start","key","card":"ok"|"decline","at"}  {"e":"placed","key","orderId","attempts","at"}
 //   {"e":"final","key","orderId","status","cancelCode","reason","latencyMs","at"}
 //   {"e":"error","key","stage","message","at"}  and last {"e":"done","started","placed","final","errors"}
 //
 // Usage: node --conditions=source --import tsx services/orders/scripts/checkout-load-client.ts '<json>'
 //   { "orders": "host:port", "payments": "host:port", "tokens": ["…"], "lines": [{"bookId","quantity"}],
 //     "card": "4242424242424242", "concurrency": 4, "maxCheckouts": 100, "stopAt": <epoch ms>,
-//     "giveUpMs": 180000 }
+//     "giveUpMs": 180000, "declineEvery": 10, "declineCard": "4000000000000002" }
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import { createClient } from "@obfy/kit/client";
@@ -35,6 +37,8 @@ interface Options {
   readonly maxCheckouts: number;
   readonly stopAt: number;
   readonly giveUpMs: number;
+  readonly declineEvery?: number;
+  readonly declineCard?: string;
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as Options;
@@ -85,12 +89,15 @@ async function checkout(token: string): Promise<void> {
   const deadline = Date.now() + options.giveUpMs;
   const metadata = { authorization: `Bearer ${token}` };
   counts.started++;
-  emit({ e: "start", key });
+  const every = options.declineEvery ?? 0;
+  const declined = every > 0 && counts.started % every === 0 && options.declineCard !== undefined;
+  const card = declined ? (options.declineCard as string) : options.card;
+  emit({ e: "start", key, card: declined ? "decline" : "ok" });
   let stage = "tokenise";
   try {
     const { value: method } = await persist(deadline, () =>
       payments.createPaymentMethod(
-        { card: { number: options.card, expMonth: 12, expYear: new Date().getFullYear() + 3, cvc: "123" } },
+        { card: { number: card, expMonth: 12, expYear: new Date().getFullYear() + 3, cvc: "123" } },
         { metadata, timeoutMs: 10_000 },
       ),
     );
