@@ -83,7 +83,7 @@ export interface PageFigures {
   readonly perSecond: number;
   /** From intended send to the end of the body, of the answered requests. */
   readonly latencyMs: Percentiles;
-  /** No answer (connection error, 30 s timeout), or a 5xx or 429. */
+  /** No answer (connection error, 30 s timeout), a 5xx or 429, or a page served without what the shopper came for ("unavailable"). */
   readonly errors: number;
   /** Answered, but not what a correct store answers (status, location or content). */
   readonly checkFailures: number;
@@ -116,7 +116,11 @@ export interface ShopperMixReport {
     readonly placeToFinalMs: Percentiles;
   };
   readonly correctness: {
-    /** Errors and failed checks over every page (an unsettled order fails its order page's check). */
+    /** Answers that were not what a correct store answers, over every page (an unsettled order fails its order page's). */
+    readonly checkFailures: number;
+    /** Requests the store did not answer, or answered that it could not (5xx, 429, a page without its content). */
+    readonly errors: number;
+    /** Both: what a clean run has none of. */
     readonly failures: number;
     /** The first few, for a person to read. */
     readonly samples: readonly string[];
@@ -202,6 +206,8 @@ interface Answer {
 
 /** What a page must be, or why it is not: `undefined` when it passes. */
 type Check = (answer: Answer) => string | undefined;
+/** A check's answer starting with this is the store saying it cannot (a page served without its content): an error, not a wrong answer. */
+const UNAVAILABLE = "unavailable: ";
 
 const titleLinks = (html: string): { bookId: string; title: string }[] =>
   [...html.matchAll(/<a href="\/books\/([^"/]+)">(.*?)<\/a>/g)].map((m) => ({
@@ -300,6 +306,10 @@ class Shopper {
       return this.#fail(kind, path, `HTTP ${answer.status}: ${textOf(answer.html)}`);
     }
     const problem = check(answer);
+    if (problem?.startsWith(UNAVAILABLE)) {
+      page.errors++;
+      return this.#fail(kind, path, `HTTP ${answer.status}: ${problem}`);
+    }
     if (problem !== undefined) {
       page.checks++;
       return this.#fail(kind, path, `HTTP ${answer.status}: ${problem}`);
@@ -387,9 +397,11 @@ const contains =
   (a) =>
     a.html.includes(text) ? undefined : `no ${what}`;
 
-const homeCheck = all(ok200, contains("Featured books"), (a) =>
-  titleLinks(a.html).length > 0 ? undefined : "no book listed",
-);
+const homeCheck = all(ok200, contains("Featured books"), (a) => {
+  if (titleLinks(a.html).length > 0) return undefined;
+  const notice = /<p class="notice" role="status">([^<]*)</.exec(a.html)?.[1];
+  return notice === undefined ? "no book listed" : `${UNAVAILABLE}the featured books: ${notice}`;
+});
 const bookCheck = (title: string): Check =>
   all(
     ok200,
@@ -411,13 +423,15 @@ const STOP_WORDS = new Set(
   ).split(" "),
 );
 
-/** A search for the longest word of a title the shopper saw; answers a book listed in the results. */
-async function search(run: ShopperRun, shopper: Shopper, seen: string) {
-  const title = unescapeHtml(seen);
-  const words = title
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((word) => word.length >= 3 && !STOP_WORDS.has(word.toLowerCase()));
-  const q = words.sort((a, b) => b.length - a.length)[0] || title;
+/** A search for the longest word (not a stop word) of a title the shopper saw; answers a book listed in the results. */
+async function search(run: ShopperRun, shopper: Shopper, seen: readonly string[]) {
+  const queries = seen.flatMap((html) => {
+    const words = unescapeHtml(html)
+      .split(/[^\p{L}\p{N}]+/u)
+      .filter((word) => word.length >= 3 && !STOP_WORDS.has(word.toLowerCase()));
+    return words.sort((a, b) => b.length - a.length).slice(0, 1);
+  });
+  const q = pick(run, queries) ?? "history";
   const page = await shopper.click(
     "search",
     `/search?${new URLSearchParams({ q })}`,
@@ -473,7 +487,12 @@ async function runSession(run: ShopperRun, visit: Visit, shopper: Shopper, n: nu
     await addToCart(shopper, featured, await visitBook(shopper, featured));
     return;
   }
-  const found = (await search(run, shopper, featured.title)) ?? featured;
+  const found =
+    (await search(
+      run,
+      shopper,
+      titleLinks(home.html).map((book) => book.title),
+    )) ?? featured;
   const bookPage = await visitBook(shopper, found);
   if (visit === "search") return;
 
@@ -622,7 +641,8 @@ export async function runShopperMix(options: ShopperMixOptions): Promise<Shopper
       },
     ]),
   ) as Record<PageKind, PageFigures>;
-  const failures = [...stats.pages.values()].reduce((sum, page) => sum + page.errors + page.checks, 0);
+  const checkFailures = [...stats.pages.values()].reduce((sum, page) => sum + page.checks, 0);
+  const errors = [...stats.pages.values()].reduce((sum, page) => sum + page.errors, 0);
   return {
     options,
     elapsedSeconds: elapsedMs / 1000,
@@ -637,7 +657,7 @@ export async function runShopperMix(options: ShopperMixOptions): Promise<Shopper
       confirmedPerSecond: (stats.confirmed * 1000) / elapsedMs,
       placeToFinalMs: percentiles(stats.settle),
     },
-    correctness: { failures, samples: stats.samples },
+    correctness: { checkFailures, errors, failures: checkFailures + errors, samples: stats.samples },
     generator: {
       sendLagMs: percentiles(stats.lag),
       cpu: (cpu.user + cpu.system) / 1000 / (performance.now() - begin),
@@ -673,7 +693,7 @@ export function formatReport(report: ShopperMixReport, note = ""): string {
       }` +
       `, ${orders.unsettled} not settled; ${orders.confirmedPerSecond.toFixed(2)} confirmed/s; place order → Confirmed/Cancelled ` +
       `p50 ${ms(orders.placeToFinalMs.p50)} ms, p99 ${ms(orders.placeToFinalMs.p99)} ms.`,
-    `Correctness: ${report.correctness.failures} failures; ${sessions.failed} of ${sessions.started} sessions failed; ${sessions.dropped} dropped.`,
+    `Correctness: ${report.correctness.checkFailures} failed checks, ${report.correctness.errors} errors; ${sessions.failed} of ${sessions.started} sessions failed; ${sessions.dropped} dropped.`,
     `Generator: send lag p99 ${ms(report.generator.sendLagMs.p99)} ms, ${report.generator.cpu.toFixed(2)} of a core; ` +
       `${report.generator.cores} cores, load average ${report.generator.loadAverageAtStart.toFixed(1)} at the start.`,
     ...report.correctness.samples.map((s) => `- ${s}`),
