@@ -51,8 +51,7 @@ if (files.length === 0) {
 // faults) run several services and a load each, with time budgets, so they run afterwards, one
 // at a time, on an otherwise idle machine.
 const concurrency = process.env.TEST_CONCURRENCY ?? "2";
-const isolated = (file) =>
-  /(^|[/\\])(multi-host[^/\\]*|start|checkout-oversell|checkout-faults)\.test\.ts$/.test(file);
+const isolated = (file) => /(^|[/\\])(multi-host[^/\\]*|start|checkout-oversell|checkout-faults)\.test\.ts$/.test(file);
 const phases = [
   { files: files.filter((f) => !isolated(f)), concurrency },
   { files: files.filter(isolated), concurrency: "1" },
