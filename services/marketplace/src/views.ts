@@ -46,23 +46,34 @@ export function sendPage(
   return reply.code(status).type(HTML).header("cache-control", "no-store").send(html);
 }
 
-const money = new Map<string, Intl.NumberFormat>();
+/**
+ * One formatter per currency, with its minor-unit scale read once. `resolvedOptions()` costs
+ * about 3.3 µs a call against 0.4 µs for `format()` (Node 26, a loop of 100,000 of each), and
+ * calling it per price made `formatMoney` the service's costliest function on the homepage:
+ * 126 µs per page in the CPU profile of `npm run bench` (bench/results/results.md, 2026-12-03).
+ */
+const money = new Map<string, { readonly format: Intl.NumberFormat; readonly scale: number }>();
 
-/** `{ currencyCode: "USD", amountMinor: 1299 }` → `$12.99`. */
-export function formatMoney(value: { currencyCode: string; amountMinor: number } | undefined): string {
-  if (value === undefined) return "";
-  const code = value.currencyCode || "USD";
-  let format = money.get(code);
-  if (format === undefined) {
+function moneyFormat(code: string): { readonly format: Intl.NumberFormat; readonly scale: number } {
+  let entry = money.get(code);
+  if (entry === undefined) {
+    let format: Intl.NumberFormat;
     try {
       format = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
     } catch {
       format = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
     }
-    money.set(code, format);
+    entry = { format, scale: 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2) };
+    money.set(code, entry);
   }
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(value.amountMinor / 10 ** digits);
+  return entry;
+}
+
+/** `{ currencyCode: "USD", amountMinor: 1299 }` → `$12.99`. */
+export function formatMoney(value: { currencyCode: string; amountMinor: number } | undefined): string {
+  if (value === undefined) return "";
+  const { format, scale } = moneyFormat(value.currencyCode || "USD");
+  return format.format(value.amountMinor / scale);
 }
 
 /** A protobuf Timestamp as a readable UTC date and time. */

@@ -138,7 +138,7 @@ describe("WatchOrder", () => {
           paymentMethodId: "pm_ok",
           shippingAddress: address,
         }),
-        { metadata: shopper },
+        { metadata: shopper, timeoutMs: 15_000 },
       );
       const orderId = order?.orderId ?? "";
       const seen: ordersV1.Order[] = [];
@@ -151,7 +151,7 @@ describe("WatchOrder", () => {
         select pg_terminate_backend(pid) as ok from pg_stat_activity
         where datname = current_database() and query like 'LISTEN orders_changed%'`.execute(quick.db);
       assert.ok(killed.rows.length >= 1, "the LISTEN connection was found");
-      await quick.client.cancelOrder({ orderId, reason: "" }, { metadata: shopper });
+      await quick.client.cancelOrder({ orderId, reason: "" }, { metadata: shopper, timeoutMs: 15_000 });
       const next = await Promise.race([
         stream.next(),
         new Promise<never>((_, reject) =>

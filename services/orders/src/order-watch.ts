@@ -126,6 +126,12 @@ export function createOrderWatch(options: {
         for (const watcher of byOrder.get(message.payload) ?? []) watcher.poke();
       });
       await held.query(`LISTEN ${ORDERS_CHANNEL}`);
+      if (stopped) {
+        // stop() ran while this connection was being set up: it did not see it, so it is given
+        // back here, or the pool would wait for it forever when the service closes it.
+        drop(held, new Error("the order watch stopped"));
+        return;
+      }
       listener = held;
       if (failures > 0) {
         failures = 0;
