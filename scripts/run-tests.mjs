@@ -79,7 +79,7 @@ function runPhase(phase) {
       stdio: ["inherit", "pipe", "inherit"],
       env: { ...process.env, NODE_ENV: process.env.NODE_ENV ?? "test" },
     });
-    const counts = { pass: 0, fail: 0, skipped: 0 };
+    const counts = { pass: 0, fail: 0, cancelled: 0, skipped: 0 };
     let pending = "";
     child.stdout.on("data", (chunk) => {
       process.stdout.write(chunk);
@@ -87,7 +87,7 @@ function runPhase(phase) {
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
-        const match = /^(?:# |ℹ )(pass|fail|skipped) (\d+)$/.exec(line);
+        const match = /^(?:# |ℹ )(pass|fail|cancelled|skipped) (\d+)$/.exec(line);
         if (match) counts[match[1]] = Number(match[2]);
       }
     });
@@ -156,13 +156,16 @@ async function ensureTestDatabaseServer() {
 const stopTestDatabaseServer = await ensureTestDatabaseServer();
 
 let exitCode = 0;
-const total = { pass: 0, fail: 0, skipped: 0 };
+const total = { pass: 0, fail: 0, cancelled: 0, skipped: 0 };
 for (const phase of phases) {
   const { code, counts } = await runPhase(phase);
   if (code !== 0) exitCode = code;
   for (const key of Object.keys(total)) total[key] += counts[key];
 }
 await stopTestDatabaseServer?.();
-// One closing line for the whole run (each phase printed its own summary above).
-console.log(`Total: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
+// One closing line for the whole run (each phase printed its own summary above). A test that
+// timed out is "cancelled" in node:test's counts, not "failed": it is named here too.
+console.log(
+  `Total: ${total.pass} passed, ${total.fail} failed, ${total.cancelled} cancelled (timed out), ${total.skipped} skipped`,
+);
 process.exit(exitCode);
