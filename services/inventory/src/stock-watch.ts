@@ -195,6 +195,12 @@ export function createStockWatch(options: {
         else dispatch(snapshot);
       });
       await held.query(`LISTEN ${STOCK_CHANNEL}`);
+      if (stopped) {
+        // stop() ran while this connection was being set up: it did not see it, so it is given
+        // back here, or the pool would wait for it forever when the service closes it.
+        drop(held, new Error("the stock watch stopped"));
+        return;
+      }
       listener = held;
       if (failures > 0) {
         failures = 0;
