@@ -42,9 +42,11 @@ export async function runService<DB>(definition: ServiceDefinition<DB>): Promise
       { cause: (error as Error).cause === undefined ? undefined : String((error as Error).cause) },
       `Cannot start: ${(error as Error).message}`,
     );
-    // Let pino's asynchronous destination write the line before the process goes.
+    // Let pino's asynchronous destination write the line before the process goes. The timer is
+    // not unref'd: with nothing else left, Node would end the process at once with exit code 13
+    // (an unsettled top-level await) and the line unwritten, as Webhooks once did in test/start.
     logger.flush?.();
-    setTimeout(() => process.exit(1), 50).unref();
+    setTimeout(() => process.exit(1), 50);
     await new Promise(() => {});
   }
 }
