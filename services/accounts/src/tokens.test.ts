@@ -168,10 +168,13 @@ describe("tokens", () => {
     assert.deepEqual((await issuer.jwks()).keys.map((k) => k.kid).sort(), [oldKid, newKid].sort());
     assert.equal(decodeProtectedHeader((await issuer.issueAccountToken(account)).token).kid, oldKid);
 
-    // 15 minutes later (moved in the database): the new key signs.
+    // 15 minutes later (moved in the database): the new key signs. Its activation is moved to
+    // between the old key's and now: "now - 1 s" lost to the old key when the file's first key
+    // had been made less than a second before (a fresh-clone run did).
+    const activated = oldRow.activate_at.getTime() + (Date.now() - oldRow.activate_at.getTime()) / 2;
     await h.db
       .updateTable("signing_keys")
-      .set({ activate_at: new Date(Date.now() - 1000) })
+      .set({ activate_at: new Date(activated) })
       .where("kid", "=", newKid)
       .execute();
     issuer.reload();

@@ -5,8 +5,7 @@
 // (the newest, by the row's version), so a slow reader costs at most one entry per watched book
 // however fast stock changes; it gets the latest numbers, never a backlog.
 import type { Logger } from "@obfy/kit/core";
-import type { Database } from "@obfy/kit/db";
-import type pg from "pg";
+import { type Database, listenToChannel } from "@obfy/kit/db";
 import { STOCK_CHANNEL } from "./db/migrations/0001-create-stock-and-reservations.js";
 import type { InventorySchema } from "./db/schema.js";
 import { findStocks } from "./db/stock.js";
@@ -45,10 +44,9 @@ export interface StockWatch {
   readonly watchers: number;
 }
 
-// Connection lost: LISTEN again after 0.5 s, doubling up to 10 s; on success every watcher's
-// books are read again, so a change made while nobody listened is still delivered.
-const RETRY_BASE_MS = 500;
-const RETRY_MAX_MS = 10_000;
+// Connection lost: the kit's listenToChannel LISTENs again after 0.5 s, doubling up to 10 s; on
+// success every watcher's books are read again, so a change made while nobody listened is still
+// delivered.
 
 class Watcher {
   readonly #pending = new Map<string, StockSnapshot>();
@@ -124,9 +122,6 @@ export function createStockWatch(options: {
   const byBook = new Map<string, Set<Watcher>>();
   const all = new Set<Watcher>();
   let stopped = false;
-  let listener: pg.PoolClient | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let failures = 0;
 
   function dispatch(snapshot: StockSnapshot): void {
     for (const watcher of byBook.get(snapshot.bookId) ?? []) watcher.offer(snapshot);
@@ -156,64 +151,19 @@ export function createStockWatch(options: {
     }
   }
 
-  function drop(client: pg.PoolClient, error: unknown): void {
-    if (listener === client) listener = undefined;
-    client.removeAllListeners("notification");
-    client.on("error", () => {});
-    client.release(error instanceof Error ? error : true);
-  }
-
-  function scheduleListen(): void {
-    if (stopped || retry !== undefined) return;
-    failures++;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1));
-    retry = setTimeout(() => {
-      retry = undefined;
-      void listen();
-    }, delay);
-    retry.unref();
-  }
-
-  async function listen(): Promise<void> {
-    if (stopped) return;
-    let client: pg.PoolClient | undefined;
-    try {
-      client = await database.pool.connect();
-      const held = client;
-      let lost = false;
-      held.on("error", (error) => {
-        if (lost) return;
-        lost = true;
-        logger.warn({ err: error }, "Stock LISTEN connection lost; reconnecting");
-        drop(held, error);
-        scheduleListen();
-      });
-      held.on("notification", (message) => {
-        if (message.channel !== STOCK_CHANNEL || message.payload === undefined) return;
-        const snapshot = snapshotOfNotification(message.payload);
-        if (snapshot === undefined) logger.warn({ payload: message.payload }, "Unreadable stock notification");
-        else dispatch(snapshot);
-      });
-      await held.query(`LISTEN ${STOCK_CHANNEL}`);
-      if (stopped) {
-        // stop() ran while this connection was being set up: it did not see it, so it is given
-        // back here, or the pool would wait for it forever when the service closes it.
-        drop(held, new Error("the stock watch stopped"));
-        return;
-      }
-      listener = held;
-      if (failures > 0) {
-        failures = 0;
-        logger.info("Stock LISTEN connection back");
-        await refreshAll();
-      }
-    } catch (error) {
-      if (client !== undefined) drop(client, error);
-      if (stopped) return;
-      logger.warn({ err: error }, "Stock LISTEN failed; retrying");
-      scheduleListen();
-    }
-  }
+  const listener = listenToChannel({
+    source: database.pool,
+    channel: STOCK_CHANNEL,
+    logger,
+    name: "Stock",
+    onNotification(payload) {
+      const snapshot = payload === undefined ? undefined : snapshotOfNotification(payload);
+      if (snapshot === undefined) logger.warn({ payload }, "Unreadable stock notification");
+      else dispatch(snapshot);
+    },
+    // What changed while nobody listened: every watched book is read again.
+    onListening: (reconnected) => (reconnected ? refreshAll() : undefined),
+  });
 
   return {
     get watchers() {
@@ -221,24 +171,15 @@ export function createStockWatch(options: {
     },
     async start() {
       stopped = false;
-      await listen();
+      await listener.start();
     },
     async stop() {
       stopped = true;
-      clearTimeout(retry);
       for (const watcher of all) {
         watcher.closed = true;
         watcher.wake();
       }
-      const client = listener;
-      listener = undefined;
-      if (client !== undefined) {
-        client.removeAllListeners("notification");
-        await client.query(`UNLISTEN ${STOCK_CHANNEL}`).then(
-          () => client.release(),
-          (error: Error) => client.release(error),
-        );
-      }
+      await listener.stop();
     },
     async *watch(bookIds, signal) {
       if (stopped) throw new WatchClosedError();

@@ -5,8 +5,7 @@
 // watcher also re-reads every ORDER_WATCH_POLL_MS, so a notification lost with a connection
 // delays a change by at most that long and never loses it.
 import type { Logger } from "@obfy/kit/core";
-import type { Database } from "@obfy/kit/db";
-import type pg from "pg";
+import { type Database, listenToChannel } from "@obfy/kit/db";
 import { ORDERS_CHANNEL } from "./db/migrations/0001-create-orders.js";
 import { findOrder, type StoredOrder } from "./db/orders.js";
 import type { OrdersSchema } from "./db/schema.js";
@@ -35,9 +34,6 @@ export interface OrderWatch {
   /** Watchers open in this process. */
   readonly watchers: number;
 }
-
-const RETRY_BASE_MS = 500;
-const RETRY_MAX_MS = 10_000;
 
 class Watcher {
   #dirty = false;
@@ -81,71 +77,19 @@ export function createOrderWatch(options: {
   const byOrder = new Map<string, Set<Watcher>>();
   const all = new Set<Watcher>();
   let stopped = false;
-  let listener: pg.PoolClient | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let failures = 0;
-
-  function pokeAll(): void {
-    for (const watcher of all) watcher.poke();
-  }
-
-  function drop(client: pg.PoolClient, error: unknown): void {
-    if (listener === client) listener = undefined;
-    client.removeAllListeners("notification");
-    client.on("error", () => {});
-    client.release(error instanceof Error ? error : true);
-  }
-
-  function scheduleListen(): void {
-    if (stopped || retry !== undefined) return;
-    failures++;
-    const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1));
-    retry = setTimeout(() => {
-      retry = undefined;
-      void listen();
-    }, delay);
-    retry.unref();
-  }
-
-  async function listen(): Promise<void> {
-    if (stopped) return;
-    let client: pg.PoolClient | undefined;
-    try {
-      client = await database.pool.connect();
-      const held = client;
-      let lost = false;
-      held.on("error", (error) => {
-        if (lost) return;
-        lost = true;
-        logger.warn({ err: error }, "Orders LISTEN connection lost; reconnecting");
-        drop(held, error);
-        scheduleListen();
-      });
-      held.on("notification", (message) => {
-        if (message.channel !== ORDERS_CHANNEL || message.payload === undefined) return;
-        for (const watcher of byOrder.get(message.payload) ?? []) watcher.poke();
-      });
-      await held.query(`LISTEN ${ORDERS_CHANNEL}`);
-      if (stopped) {
-        // stop() ran while this connection was being set up: it did not see it, so it is given
-        // back here, or the pool would wait for it forever when the service closes it.
-        drop(held, new Error("the order watch stopped"));
-        return;
-      }
-      listener = held;
-      if (failures > 0) {
-        failures = 0;
-        logger.info("Orders LISTEN connection back");
-        // What changed while nobody listened: every watcher reads its order again.
-        pokeAll();
-      }
-    } catch (error) {
-      if (client !== undefined) drop(client, error);
-      if (stopped) return;
-      logger.warn({ err: error }, "Orders LISTEN failed; retrying");
-      scheduleListen();
-    }
-  }
+  const listener = listenToChannel({
+    source: database.pool,
+    channel: ORDERS_CHANNEL,
+    logger,
+    name: "Orders",
+    onNotification(orderId) {
+      for (const watcher of byOrder.get(orderId ?? "") ?? []) watcher.poke();
+    },
+    onListening(reconnected) {
+      // What changed while nobody listened: every watcher reads its order again.
+      if (reconnected) for (const watcher of all) watcher.poke();
+    },
+  });
 
   return {
     get watchers() {
@@ -153,24 +97,15 @@ export function createOrderWatch(options: {
     },
     async start() {
       stopped = false;
-      await listen();
+      await listener.start();
     },
     async stop() {
       stopped = true;
-      clearTimeout(retry);
       for (const watcher of all) {
         watcher.closed = true;
         watcher.poke();
       }
-      const client = listener;
-      listener = undefined;
-      if (client !== undefined) {
-        client.removeAllListeners("notification");
-        await client.query(`UNLISTEN ${ORDERS_CHANNEL}`).then(
-          () => client.release(),
-          (error: Error) => client.release(error),
-        );
-      }
+      await listener.stop();
     },
     async *watch(first, signal) {
       if (stopped) throw new WatchClosedError();

@@ -6,9 +6,8 @@
 // interval. Reloads never overlap: notifications that arrive during one are folded into a single
 // next reload. Calls keep being answered from the previous model meanwhile.
 import type { Logger } from "@obfy/kit/core";
-import type { Database } from "@obfy/kit/db";
+import { type Database, listenToChannel } from "@obfy/kit/db";
 import type { BackgroundTask } from "@obfy/kit/service";
-import type { PoolClient } from "pg";
 import type { Catalog } from "./catalog.js";
 import { MODEL_CHANNEL } from "./db/migrations/0001-create-read-model.js";
 import { readModelRevision, readSnapshot } from "./db/read-model.js";
@@ -23,9 +22,6 @@ export interface ModelStore extends BackgroundTask {
 
 // A burst of commits (a backfill page, a queue of events) becomes one reload.
 const RELOAD_DELAY_MS = 20;
-// Lost LISTEN connection: again after 0.5 s, doubling up to 10 s.
-const RETRY_BASE_MS = 500;
-const RETRY_MAX_MS = 10_000;
 
 /** Creates the store; `start` loads the first model before the service listens. */
 export function createModelStore(options: {
@@ -41,10 +37,7 @@ export function createModelStore(options: {
   let model: RecommendationModel = fileModel;
   let loaded = -1;
   let stopped = true;
-  let listener: PoolClient | undefined;
-  let retry: NodeJS.Timeout | undefined;
   let poll: NodeJS.Timeout | undefined;
-  let failures = 0;
   let reloading: Promise<void> | undefined;
   let again = false;
   let scheduled: NodeJS.Timeout | undefined;
@@ -99,59 +92,20 @@ export function createModelStore(options: {
     if ((await readModelRevision(database.kysely)) > loaded) await reload();
   }
 
-  function drop(client: PoolClient, error: unknown): void {
-    if (listener === client) listener = undefined;
-    client.removeAllListeners("notification");
-    client.on("error", () => {});
-    client.release(error instanceof Error ? error : true);
-  }
-
-  function scheduleListen(): void {
-    if (stopped || retry !== undefined) return;
-    failures++;
-    retry = setTimeout(
-      () => {
-        retry = undefined;
-        void listen();
-      },
-      Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (failures - 1)),
-    );
-    retry.unref();
-  }
-
-  async function listen(): Promise<void> {
-    if (stopped) return;
-    let client: PoolClient | undefined;
-    try {
-      client = await database.pool.connect();
-      const held = client;
-      let lost = false;
-      held.on("error", (error) => {
-        if (lost) return;
-        lost = true;
-        logger.warn({ err: error }, "Model LISTEN connection lost; reconnecting");
-        drop(held, error);
-        scheduleListen();
-      });
-      held.on("notification", (message) => {
-        if (message.channel !== MODEL_CHANNEL) return;
-        if (Number(message.payload) > loaded) reloadSoon();
-      });
-      await held.query(`LISTEN ${MODEL_CHANNEL}`);
-      listener = held;
-      if (failures > 0) {
-        failures = 0;
-        logger.info("Model LISTEN connection back");
-        // Whatever committed while nobody listened.
-        reloadSoon();
-      }
-    } catch (error) {
-      if (client !== undefined) drop(client, error);
-      if (stopped) return;
-      logger.warn({ err: error }, "Model LISTEN failed; retrying");
-      scheduleListen();
-    }
-  }
+  // A lost connection is LISTENed again after 0.5 s, doubling up to 10 s (the kit's default).
+  const listener = listenToChannel({
+    source: database.pool,
+    channel: MODEL_CHANNEL,
+    logger,
+    name: "Model",
+    onNotification(revision) {
+      if (Number(revision) > loaded) reloadSoon();
+    },
+    onListening(reconnected) {
+      // Whatever committed while nobody listened.
+      if (reconnected) reloadSoon();
+    },
+  });
 
   function schedulePoll(): void {
     if (stopped) return;
@@ -169,7 +123,7 @@ export function createModelStore(options: {
     async start() {
       stopped = false;
       // LISTEN first: a change committed while the first snapshot is read is then announced.
-      await listen();
+      await listener.start();
       try {
         await reload();
       } catch (error) {
@@ -179,19 +133,10 @@ export function createModelStore(options: {
     },
     async stop() {
       stopped = true;
-      clearTimeout(retry);
       clearTimeout(poll);
       clearTimeout(scheduled);
       await reloading?.catch(() => {});
-      const client = listener;
-      listener = undefined;
-      if (client !== undefined) {
-        client.removeAllListeners("notification");
-        await client.query(`UNLISTEN ${MODEL_CHANNEL}`).then(
-          () => client.release(),
-          (error: Error) => client.release(error),
-        );
-      }
+      await listener.stop();
     },
   };
 }

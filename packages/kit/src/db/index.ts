@@ -34,6 +34,7 @@ export {
   type TransactionOptions,
 } from "./create-database.js";
 export { createDatabaseErrorInterceptor, grpcErrorForDatabaseError, isDatabaseConnectionError } from "./errors.js";
+export { type ChannelListener, type ChannelListenerOptions, listenToChannel } from "./listen.js";
 export {
   defineMigrations,
   type Migration,

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
-import pg from "pg";
+import type pg from "pg";
+import { listenToChannel } from "../../db/listen.js";
 import type { Logger } from "../../logger.js";
 import { PROTOBUF_CONTENT_TYPE } from "../cloudevents.js";
 import type { EventBusConfig } from "../config.js";
@@ -34,8 +35,7 @@ export interface OutboxRelay {
 const RESEND_BASE_MS = 500;
 const RESEND_MAX_MS = 60_000;
 // LISTEN connection lost: reconnect after 1 s, doubling up to 30 s; polling covers the gap.
-const LISTEN_RETRY_BASE_MS = 1000;
-const LISTEN_RETRY_MAX_MS = 30_000;
+const LISTEN_RETRY = { retryBaseMs: 1000, retryMaxMs: 30_000 };
 
 interface OutboxRow {
   id: string;
@@ -101,9 +101,6 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let notified = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
-  let listener: pg.Client | pg.PoolClient | undefined;
-  let listenRetry: NodeJS.Timeout | undefined;
-  let listenFailures = 0;
 
   function nudge(): void {
     notified = true;
@@ -123,64 +120,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     });
   }
 
-  async function listen(): Promise<void> {
-    const source = options.listen;
-    if (source === undefined || stopping) return;
-    let client: pg.Client | pg.PoolClient | undefined;
-    try {
-      let lost = false;
-      const onError = (error: Error) => {
-        if (lost || client === undefined) return;
-        lost = true;
-        logger.warn({ err: error }, "outbox LISTEN connection lost; polling until it is back");
-        dropListener(client, error);
-        scheduleListen();
-      };
-      if (typeof source === "string") {
-        const own = new pg.Client({ connectionString: source, keepAlive: true });
-        client = own;
-        own.on("error", onError);
-        await own.connect();
-      } else {
-        client = await source.connect();
-        client.on("error", onError);
-      }
-      const held = client;
-      held.on("notification", nudge);
-      await held.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      listener = held;
-      listenFailures = 0;
-      // Rows committed while nobody listened are picked up now rather than at the next poll.
-      nudge();
-    } catch (error) {
-      if (client !== undefined) dropListener(client, error);
-      if (stopping) return;
-      logger.warn({ err: error }, "outbox LISTEN failed; polling until it works");
-      scheduleListen();
-    }
-  }
-
-  const dropped = new WeakSet<pg.Client | pg.PoolClient>();
-  function dropListener(client: pg.Client | pg.PoolClient, error: unknown): void {
-    if (listener === client) listener = undefined;
-    if (dropped.has(client)) return;
-    dropped.add(client);
-    client.removeAllListeners("notification");
-    client.on("error", () => {});
-    if ("release" in client) client.release(error instanceof Error ? error : true);
-    else void client.end().catch(() => {});
-  }
-
-  function scheduleListen(): void {
-    if (stopping || listenRetry !== undefined) return;
-    listenFailures++;
-    const delay = Math.min(LISTEN_RETRY_MAX_MS, LISTEN_RETRY_BASE_MS * 2 ** (listenFailures - 1));
-    listenRetry = setTimeout(() => {
-      listenRetry = undefined;
-      void listen();
-    }, delay);
-    listenRetry.unref();
-  }
+  const listener =
+    options.listen === undefined
+      ? undefined
+      : listenToChannel({
+          source: options.listen,
+          channel: OUTBOX_CHANNEL,
+          logger,
+          name: "outbox",
+          onNotification: nudge,
+          // Rows committed while nobody listened are picked up now rather than at the next poll.
+          onListening: nudge,
+          ...LISTEN_RETRY,
+        });
 
   /** Claims, publishes and settles one batch; returns how many rows it claimed. */
   async function relayBatch(): Promise<number> {
@@ -295,32 +247,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   return {
     async start() {
       if (loop !== undefined) return;
-      await listen();
-      if (options.listen === undefined) {
+      await listener?.start();
+      if (listener === undefined) {
         logger.info({ poll_ms: config.outboxPollMs }, "outbox relay polling (no LISTEN connection given)");
       }
       loop = run();
     },
     async stop() {
       stopping = true;
-      clearTimeout(listenRetry);
       wake?.();
-      await loop;
-      if (listener !== undefined) {
-        const client = listener;
-        listener = undefined;
-        dropped.add(client);
-        client.removeAllListeners("notification");
-        if ("release" in client) {
-          // The connection goes back to the service's pool: stop listening on it first.
-          await client.query("UNLISTEN *").then(
-            () => client.release(),
-            (error: Error) => client.release(error),
-          );
-        } else {
-          await client.end().catch(() => {});
-        }
-      }
+      await Promise.all([loop, listener?.stop()]);
     },
   };
 }
