@@ -1,4 +1,4 @@
-import { type JobResult, type JobWithMetadata, PgBoss, type Queue } from "pg-boss";
+import { type Job, type JobResult, type JobWithMetadata, PgBoss, type Queue } from "pg-boss";
 import type { Logger } from "../../logger.js";
 import { type CloudEvent, fromStructuredCloudEvent, toStructuredCloudEvent } from "../cloudevents.js";
 import type { EventBusConfig } from "../config.js";
@@ -128,38 +128,47 @@ export function createPostgresTransport(
     // createQueue leaves an existing queue as it was: bring its settings up to date.
     await pgBoss.updateQueue(queue, settings);
     for (const type of spec.eventTypes) await pgBoss.subscribe(type, queue);
+    const handleJob = async (job: Job<unknown>): Promise<JobResult> => {
+      const attempt = job.retryCount + 1;
+      let received: Received;
+      try {
+        received = { ok: true, event: fromStructuredCloudEvent(job.data), attempt };
+      } catch (error) {
+        received = { ok: false, error: asError(error), attempt, messageId: job.id };
+      }
+      const decision = await spec.handle(received);
+      if (decision.outcome === "ack") return { id: job.id, status: "completed" };
+      return {
+        id: job.id,
+        status: decision.outcome === "retry" ? "failed" : "deadletter",
+        output: { message: decision.error },
+      };
+    };
     await pgBoss.work(
       queue,
       {
-        // One job per worker, so a slow handler never holds others back; measured: batches of 8
-        // or 16 were no faster end to end, the relay being the bound (bench/throughput.ts).
+        // Each worker fetches two jobs and runs them one after the other, so no more than
+        // `concurrency` handlers run at once. Two, not one, because pg-boss keeps fetching without
+        // a pause only while fetches come back full (burstWhenBatchFull, ignored at a batch of 1):
+        // with one job per fetch a worker took one job per polling interval once the NOTIFY that
+        // woke it was spent, so a backlog drained at `concurrency` jobs per 2 s (the Catalog's
+        // 426 first-start events took 40 s to reach Inventory, and checkouts waited behind them:
+        // docs/events.md, "Draining a backlog"). Two, not more, so a slow handler holds back at
+        // most one job behind it.
         localConcurrency: config.concurrency,
-        batchSize: 1,
+        batchSize: 2,
+        burstWhenBatchFull: true,
         perJobResults: true,
         // NOTIFY wakes a worker for a new job, not for a retry coming due: a retry runs up to
         // this long after its backoff ends.
         pollingIntervalSeconds: 2,
         notifyPollingIntervalSeconds: 2,
       },
-      async (jobs): Promise<JobResult[]> =>
-        Promise.all(
-          jobs.map(async (job): Promise<JobResult> => {
-            const attempt = job.retryCount + 1;
-            let received: Received;
-            try {
-              received = { ok: true, event: fromStructuredCloudEvent(job.data), attempt };
-            } catch (error) {
-              received = { ok: false, error: asError(error), attempt, messageId: job.id };
-            }
-            const decision = await spec.handle(received);
-            if (decision.outcome === "ack") return { id: job.id, status: "completed" };
-            return {
-              id: job.id,
-              status: decision.outcome === "retry" ? "failed" : "deadletter",
-              output: { message: decision.error },
-            };
-          }),
-        ),
+      async (jobs): Promise<JobResult[]> => {
+        const results: JobResult[] = [];
+        for (const job of jobs) results.push(await handleJob(job));
+        return results;
+      },
     );
     working.push(queue);
   }
