@@ -75,6 +75,15 @@ describe("listenToChannel", () => {
         "select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN things_changed%' and state = 'idle'",
       );
       assert.equal(rows[0].n, 0, "no connection listens any more");
+      if (kind === "pool") {
+        // The connection it gave back is the pool's idle one; lent out again, it carries none of
+        // the listener's handlers.
+        assert.equal(pool.idleCount, 1);
+        const client = await pool.connect();
+        assert.equal(client.listenerCount("error"), 0);
+        assert.equal(client.listenerCount("notification"), 0);
+        client.release();
+      }
       await endWithin(pool, 5000);
     });
   }

@@ -48,12 +48,17 @@ export function listenToChannel(options: ChannelListenerOptions): ChannelListene
   const retryMaxMs = options.retryMaxMs ?? 10_000;
   let running = false;
   let held: Connection | undefined;
+  // The held connection's 'error' listener, taken off when a pool's connection goes back to it.
+  let heldOnError: ((error: Error) => void) | undefined;
   let retry: NodeJS.Timeout | undefined;
   let failures = 0;
   const dropped = new WeakSet<Connection>();
 
   function drop(client: Connection, error?: unknown): void {
-    if (held === client) held = undefined;
+    if (held === client) {
+      held = undefined;
+      heldOnError = undefined;
+    }
     if (dropped.has(client)) return;
     dropped.add(client);
     client.removeAllListeners("notification");
@@ -103,6 +108,7 @@ export function listenToChannel(options: ChannelListenerOptions): ChannelListene
         return;
       }
       held = client;
+      heldOnError = onError;
       const reconnected = failures > 0;
       failures = 0;
       if (reconnected) logger.info(`${name} LISTEN connection back`);
@@ -126,16 +132,20 @@ export function listenToChannel(options: ChannelListenerOptions): ChannelListene
       clearTimeout(retry);
       retry = undefined;
       const client = held;
+      const onError = heldOnError;
       held = undefined;
+      heldOnError = undefined;
       if (client === undefined) return;
       dropped.add(client);
       client.removeAllListeners("notification");
       if ("release" in client) {
-        // Back to the service's pool: not listening any more.
+        // Back to the service's pool, not listening any more; this listener's 'error' handler
+        // comes off once the pool holds it (an idle connection's errors are the pool's).
         await client.query(`UNLISTEN ${channel}`).then(
           () => client.release(),
           (error: Error) => client.release(error),
         );
+        if (onError !== undefined) client.off("error", onError);
       } else {
         await client.end().catch(() => {});
       }
