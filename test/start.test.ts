@@ -12,7 +12,7 @@ import pg from "pg";
 import { BUS_DATABASE, SERVICES, variablePrefix } from "../scripts/services.mjs";
 import { spawnLogged } from "./support/logged-process.js";
 import { getPage, logRecords } from "./support/pages.js";
-import { freePort, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
+import { freePorts, waitForGrpcServing, waitForHttpReady } from "./support/readiness.js";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const START = join(repoRoot, "scripts", "start.mjs");
@@ -77,7 +77,8 @@ describe("npm start (scripts/start.mjs)", () => {
   const baseEnv = async (): Promise<NodeJS.ProcessEnv> => {
     // A new port at every start: one freed earlier may have been taken meanwhile, and the data
     // folder does not depend on it.
-    postgresPort = await freePort();
+    const ports = await freePorts(SERVICES.length + 1);
+    postgresPort = ports[SERVICES.length] ?? 0;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATA_DIR: join(dataDir, "data"),
@@ -90,7 +91,7 @@ describe("npm start (scripts/start.mjs)", () => {
       METRICS_PORT: "0",
     };
     // Every service on a free port of its own, never the defaults (other tests use those).
-    for (const s of SERVICES) env[`${variablePrefix(s.name)}_PORT`] = String(await freePort());
+    for (const [i, s] of SERVICES.entries()) env[`${variablePrefix(s.name)}_PORT`] = String(ports[i]);
     delete env.DATABASE_URL;
     return env;
   };

@@ -9,15 +9,39 @@ const POLL_MS = 100;
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port assigned");
-  return address.port;
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error("no port assigned");
+  return port;
+}
+
+/**
+ * `count` different TCP ports on 127.0.0.1 that were free a moment ago. All are held at once
+ * before any is closed: ports asked for one by one may come back the same (seen: two services
+ * of test/start.test.ts given one port).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once("error", reject);
+            server.listen(0, "127.0.0.1", () => {
+              const address = server.address();
+              if (address === null || typeof address === "string") reject(new Error("no port assigned"));
+              else resolve(address.port);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map(
+        (server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+      ),
+    );
+  }
 }
 
 /** Polls `url` until it answers 200; returns the parsed JSON body. Rejects after `timeoutMs`. */
